@@ -1,0 +1,228 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/opencoder/coder/buildinfo"
+	"github.com/opencoder/coder/coderd"
+	"github.com/opencoder/coder/coderd/database"
+	"github.com/opencoder/coder/coderd/database/builtinpg"
+)
+
+// serverOptions are `coder server`'s flags.
+type serverOptions struct {
+	httpAddress     string
+	accessURL       string
+	postgresURL     string
+	configDir       string
+	logFormat       string
+	verbose         bool
+	tlsCertFile     string
+	tlsKeyFile      string
+	sessionDuration time.Duration
+	shutdownGrace   time.Duration
+}
+
+func (r *Root) serverCmd() *cobra.Command {
+	var o serverOptions
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Start coderd: the API, built-in PostgreSQL (unless --postgres-url) and built-in provisioners",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.configDir == "" {
+				o.configDir = r.configDir
+			}
+			return r.runServer(cmd.Context(), o)
+		},
+	}
+	fs := cmd.Flags()
+	g := r.Getenv
+	flagString(fs, g, &o.httpAddress, "http-address", "CODER_HTTP_ADDRESS", "127.0.0.1:3000", "HTTP(S) bind address: the API, DERP and agent downloads all share this one port.")
+	flagString(fs, g, &o.accessURL, "access-url", "CODER_ACCESS_URL", "", "URL that users and workspaces use to reach this server (default: derived from --http-address).")
+	flagString(fs, g, &o.postgresURL, "postgres-url", "CODER_PG_CONNECTION_URL", "", "PostgreSQL connection URL. When empty, a built-in PostgreSQL is started under --config-dir.")
+	flagString(fs, g, &o.configDir, "config-dir", "CODER_CONFIG_DIR", "", "Directory for server state, including the built-in PostgreSQL's data (default: --global-config).")
+	flagString(fs, g, &o.logFormat, "log-format", "CODER_LOG_FORMAT", "human", "Log format: human or json.")
+	flagBool(fs, g, &o.verbose, "verbose", "CODER_VERBOSE", false, "Log debug messages, including every HTTP request.")
+	flagString(fs, g, &o.tlsCertFile, "tls-cert-file", "CODER_TLS_CERT_FILE", "", "PEM certificate; with --tls-key-file the port serves HTTPS.")
+	flagString(fs, g, &o.tlsKeyFile, "tls-key-file", "CODER_TLS_KEY_FILE", "", "PEM private key for --tls-cert-file.")
+	flagDuration(fs, g, &o.sessionDuration, "session-duration", "CODER_SESSION_DURATION", 24*time.Hour, "How long a login session lasts after its last use.")
+	flagDuration(fs, g, &o.shutdownGrace, "shutdown-grace-period", "CODER_SHUTDOWN_GRACE_PERIOD", 30*time.Second, "How long to let in-flight requests finish on SIGINT/SIGTERM.")
+	cmd.AddCommand(r.postgresBuiltinURLCmd())
+	return cmd
+}
+
+func (r *Root) postgresBuiltinURLCmd() *cobra.Command {
+	var raw bool
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "postgres-builtin-url",
+		Short: "Print the URL of the built-in PostgreSQL (for psql and backups)",
+		Args:  cobra.NoArgs,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			if dir == "" {
+				dir = r.configDir
+			}
+			u, err := builtinpg.ReadURL(filepath.Join(dir, "postgres"))
+			if err != nil {
+				return err
+			}
+			if raw {
+				fmt.Fprintln(r.Stdout, u)
+				return nil
+			}
+			fmt.Fprintf(r.Stdout, "psql %q\n", u)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&raw, "raw-url", false, "Print the URL alone, without the psql command.")
+	flagString(cmd.Flags(), r.Getenv, &dir, "config-dir", "CODER_CONFIG_DIR", "", "The server's --config-dir.")
+	return cmd
+}
+
+func newLogger(format string, verbose bool, w *os.File) (*slog.Logger, error) {
+	level := slog.LevelInfo
+	if verbose {
+		level = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "human", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("--log-format %q: use human or json", format)
+	}
+}
+
+func (r *Root) runServer(ctx context.Context, o serverOptions) error {
+	logger, err := newLogger(o.logFormat, o.verbose, os.Stderr)
+	if err != nil {
+		return err
+	}
+	if (o.tlsCertFile == "") != (o.tlsKeyFile == "") {
+		return errors.New("--tls-cert-file and --tls-key-file must be given together")
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var tlsConfig *tls.Config
+	if o.tlsCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(o.tlsCertFile, o.tlsKeyFile)
+		if err != nil {
+			return fmt.Errorf("load TLS certificate: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	ln, err := net.Listen("tcp", o.httpAddress)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.httpAddress, err)
+	}
+	defer ln.Close()
+	accessURL, err := deriveAccessURL(o.accessURL, ln.Addr().(*net.TCPAddr), tlsConfig != nil)
+	if err != nil {
+		return err
+	}
+
+	// Built-in PostgreSQL starts first and stops last.
+	pgURL := o.postgresURL
+	if pgURL == "" {
+		fmt.Fprintf(r.Stderr, "Starting built-in PostgreSQL in %s ...\n", filepath.Join(o.configDir, "postgres"))
+		pg, err := builtinpg.Start(ctx, builtinpg.Options{Dir: filepath.Join(o.configDir, "postgres"), Logger: logger.With("component", "postgres")})
+		if err != nil {
+			return fmt.Errorf("start built-in postgres: %w", err)
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			if err := pg.Stop(sctx); err != nil {
+				logger.Error("stop built-in postgres", "error", err)
+			}
+		}()
+		pgURL = pg.URL()
+	}
+	db, err := database.Open(ctx, pgURL)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer db.Close()
+
+	api := coderd.New(coderd.Options{
+		AccessURL:       accessURL,
+		DB:              db,
+		Logger:          logger,
+		SessionLifetime: o.sessionDuration,
+	})
+	srv := &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	if tlsConfig != nil {
+		srv.TLSConfig = tlsConfig
+		ln = tls.NewListener(ln, tlsConfig)
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	fmt.Fprintf(r.Stderr, "Coder %s is running at %s\n", buildinfo.Version(), accessURL)
+	fmt.Fprintf(r.Stderr, "\nNext, in another terminal, create the first user and log in:\n  coder login %s --first-user-username admin --first-user-email admin@example.com --first-user-password 'SomePass!234'\n\nPress Ctrl+C to stop.\n", accessURL)
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve http: %w", err)
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(r.Stderr, "\nShutting down: draining requests...")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		logger.Warn("graceful shutdown incomplete; closing connections", "error", err)
+		_ = srv.Close()
+	}
+	<-serveErr
+	fmt.Fprintln(r.Stderr, "Stopped.")
+	return nil
+}
+
+// deriveAccessURL returns --access-url, or one built from the listen
+// address (a wildcard address becomes 127.0.0.1 for local use).
+func deriveAccessURL(raw string, addr *net.TCPAddr, tlsOn bool) (*url.URL, error) {
+	if raw != "" {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("--access-url %q: must be an absolute http(s) URL", raw)
+		}
+		u.Path = strings.TrimSuffix(u.Path, "/")
+		return u, nil
+	}
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	scheme := "http"
+	if tlsOn {
+		scheme = "https"
+	}
+	return &url.URL{Scheme: scheme, Host: net.JoinHostPort(host, fmt.Sprint(addr.Port))}, nil
+}
+
+func buildVersion() string { return buildinfo.Version() }
+func buildURL() string     { return buildinfo.ExternalURL() }
