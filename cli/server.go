@@ -22,6 +22,7 @@ import (
 	"github.com/opencoder/coder/coderd"
 	"github.com/opencoder/coder/coderd/database"
 	"github.com/opencoder/coder/coderd/database/builtinpg"
+	"github.com/opencoder/coder/coderd/pubsub"
 )
 
 // serverOptions are `coder server`'s flags.
@@ -36,6 +37,8 @@ type serverOptions struct {
 	tlsKeyFile      string
 	sessionDuration time.Duration
 	shutdownGrace   time.Duration
+	provisionerPSK  string
+	maxFileSize     int64
 }
 
 func (r *Root) serverCmd() *cobra.Command {
@@ -63,6 +66,16 @@ func (r *Root) serverCmd() *cobra.Command {
 	flagString(fs, g, &o.tlsKeyFile, "tls-key-file", "CODER_TLS_KEY_FILE", "", "PEM private key for --tls-cert-file.")
 	flagDuration(fs, g, &o.sessionDuration, "session-duration", "CODER_SESSION_DURATION", 24*time.Hour, "How long a login session lasts after its last use.")
 	flagDuration(fs, g, &o.shutdownGrace, "shutdown-grace-period", "CODER_SHUTDOWN_GRACE_PERIOD", 30*time.Second, "How long to let in-flight requests finish on SIGINT/SIGTERM.")
+	flagString(fs, g, &o.provisionerPSK, "provisioner-daemon-psk", "CODER_PROVISIONER_DAEMON_PSK", "", "Pre-shared key external provisioner daemons may authenticate with (provisioner keys are preferred).")
+	var maxFileMiB int
+	flagInt(fs, g, &maxFileMiB, "max-file-size-mib", "CODER_MAX_FILE_SIZE_MIB", 10, "Largest template upload accepted, in MiB.")
+	cmd.PreRunE = func(*cobra.Command, []string) error {
+		if maxFileMiB < 1 || maxFileMiB > 1024 {
+			return fmt.Errorf("--max-file-size-mib %d: must be between 1 and 1024", maxFileMiB)
+		}
+		o.maxFileSize = int64(maxFileMiB) << 20
+		return nil
+	}
 	cmd.AddCommand(r.postgresBuiltinURLCmd())
 	return cmd
 }
@@ -163,12 +176,24 @@ func (r *Root) runServer(ctx context.Context, o serverOptions) error {
 	}
 	defer db.Close()
 
-	api := coderd.New(coderd.Options{
+	ps, err := pubsub.New(ctx, db.Pool(), logger.With("component", "pubsub"))
+	if err != nil {
+		return fmt.Errorf("start pubsub: %w", err)
+	}
+	defer ps.Close()
+	api, err := coderd.New(ctx, coderd.Options{
 		AccessURL:       accessURL,
 		DB:              db,
+		Pubsub:          ps,
 		Logger:          logger,
 		SessionLifetime: o.sessionDuration,
+		ProvisionerPSK:  o.provisionerPSK,
+		MaxFileSize:     o.maxFileSize,
 	})
+	if err != nil {
+		return err
+	}
+	defer api.Close()
 	srv := &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -8,7 +8,11 @@
 package coderd
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"sync"
 	"net/http"
 	"net/url"
 	"time"
@@ -19,6 +23,7 @@ import (
 	"github.com/opencoder/coder/coderd/database"
 	"github.com/opencoder/coder/coderd/httpapi"
 	"github.com/opencoder/coder/coderd/httpmw"
+	"github.com/opencoder/coder/coderd/pubsub"
 	"github.com/opencoder/coder/coderd/userpassword"
 	"github.com/opencoder/coder/codersdk"
 )
@@ -40,16 +45,36 @@ type Options struct {
 	PasswordParams userpassword.Params
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+
+	// Pubsub carries job wake-ups and log notifications (required).
+	Pubsub *pubsub.Pubsub
+	// MaxFileSize and MaxFileEntries bound template uploads.
+	MaxFileSize    int64
+	MaxFileEntries int
+	// ProvisionerPSK, when set, lets daemons authenticate with it.
+	ProvisionerPSK string
+	// HeartbeatTimeout is how long a running job may go without a heartbeat
+	// before the reaper fails it; ReapInterval is how often it looks.
+	HeartbeatTimeout time.Duration
+	ReapInterval     time.Duration
+	// AcquirePollInterval is the safety-net poll of waiting daemons, in
+	// case a notification is lost; wake-ups are normally instant.
+	AcquirePollInterval time.Duration
 }
 
 // API is a running coderd HTTP API.
 type API struct {
-	opts    Options
-	handler http.Handler
+	opts     Options
+	handler  http.Handler
+	acquirer *acquirer
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // joins background loops (the reaper)
 }
 
-// New builds the API and its routes.
-func New(opts Options) *API {
+// New builds the API and its routes and starts its background loops; Close
+// stops them.
+func New(ctx context.Context, opts Options) (*API, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -71,9 +96,45 @@ func New(opts Options) *API {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	api := &API{opts: opts}
+	if opts.MaxFileSize == 0 {
+		opts.MaxFileSize = 10 << 20
+	}
+	if opts.MaxFileEntries == 0 {
+		opts.MaxFileEntries = 10000
+	}
+	if opts.HeartbeatTimeout == 0 {
+		opts.HeartbeatTimeout = 30 * time.Second
+	}
+	if opts.ReapInterval == 0 {
+		opts.ReapInterval = 5 * time.Second
+	}
+	if opts.AcquirePollInterval == 0 {
+		opts.AcquirePollInterval = 10 * time.Second
+	}
+	if opts.DB == nil || opts.Pubsub == nil || opts.AccessURL == nil {
+		return nil, errors.New("coderd: DB, Pubsub and AccessURL are required")
+	}
+	acq, err := newAcquirer(ctx, opts.Pubsub)
+	if err != nil {
+		return nil, fmt.Errorf("start job acquirer: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	api := &API{opts: opts, acquirer: acq, cancel: cancel}
 	api.handler = api.routes()
-	return api
+	api.wg.Add(1)
+	go func() {
+		defer api.wg.Done()
+		api.runReaper(ctx)
+	}()
+	return api, nil
+}
+
+// Close stops the background loops and waits for them. Idempotent.
+func (api *API) Close() error {
+	api.cancel()
+	api.wg.Wait()
+	api.acquirer.close()
+	return nil
 }
 
 // Handler serves the API.
@@ -131,6 +192,8 @@ func (api *API) routes() http.Handler {
 					r.Put("/status/activate", api.putUserStatus(codersdk.UserStatusActive))
 					r.Put("/roles", api.putUserRoles)
 					r.Get("/organizations", api.userOrganizations)
+					r.Post("/workspaces", api.postUserWorkspace)
+					r.Get("/workspace/{workspacename}", api.workspaceByOwnerAndName)
 					r.Route("/keys", func(r chi.Router) {
 						r.Get("/tokens", api.tokens)
 						r.Post("/tokens", api.postToken)
@@ -142,8 +205,59 @@ func (api *API) routes() http.Handler {
 		})
 		r.Group(func(r chi.Router) {
 			r.Use(auth)
-			r.Get("/organizations/{organization}", api.organization)
 			r.Get("/audit", api.auditLogs)
+			r.Post("/files", api.postFile)
+			r.Get("/files/{fileID}", api.file)
+			r.Route("/organizations/{organization}", func(r chi.Router) {
+				r.Use(api.extractOrgParam)
+				r.Get("/", api.organization)
+				r.Post("/templateversions", api.postTemplateVersion)
+				r.Get("/templates", api.templates)
+				r.Post("/templates", api.postTemplate)
+				r.Get("/templates/{templatename}", api.templateByName)
+				r.Get("/provisionerdaemons", api.provisionerDaemons)
+				r.Get("/provisionerkeys", api.provisionerKeys)
+				r.Post("/provisionerkeys", api.postProvisionerKey)
+				r.Delete("/provisionerkeys/{keyname}", api.deleteProvisionerKey)
+			})
+			r.Route("/templates/{template}", func(r chi.Router) {
+				r.Use(api.extractTemplateParam)
+				r.Get("/", api.template)
+				r.Delete("/", api.deleteTemplate)
+				r.Get("/versions", api.templateVersionsByTemplate)
+				r.Patch("/versions", api.patchActiveTemplateVersion)
+			})
+			r.Route("/templateversions/{templateversion}", func(r chi.Router) {
+				r.Use(api.extractVersionParam)
+				r.Get("/", api.templateVersion)
+				r.Get("/rich-parameters", api.templateVersionRichParameters)
+				r.Get("/resources", api.templateVersionResources)
+				r.Get("/logs", api.templateVersionLogs)
+				r.Patch("/cancel", api.cancelTemplateVersion)
+				r.Post("/archive", api.archiveTemplateVersion)
+			})
+			r.Get("/workspaces", api.workspaces)
+			r.Route("/workspaces/{workspace}", func(r chi.Router) {
+				r.Use(api.extractWorkspaceParam)
+				r.Get("/", api.workspace)
+				r.Get("/builds", api.workspaceBuilds)
+				r.Post("/builds", api.postWorkspaceBuild)
+			})
+			r.Route("/workspacebuilds/{workspacebuild}", func(r chi.Router) {
+				r.Use(api.extractBuildParam)
+				r.Get("/", api.workspaceBuild)
+				r.Get("/logs", api.workspaceBuildLogs)
+				r.Get("/parameters", api.workspaceBuildParameters)
+				r.Patch("/cancel", api.cancelWorkspaceBuild)
+			})
+		})
+		// Provisioner daemons: a provisioner key, the PSK, or an admin's token.
+		r.Route("/provisionerdaemons/jobs", func(r chi.Router) {
+			r.Use(api.daemonAuthMiddleware(auth))
+			r.Post("/acquire", api.acquireJob)
+			r.Post("/{job}/update", api.updateJob)
+			r.Post("/{job}/complete", api.completeJob)
+			r.Post("/{job}/fail", api.failJob)
 		})
 	})
 	return r

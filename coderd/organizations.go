@@ -2,10 +2,8 @@ package coderd
 
 import (
 	"context"
-	"errors"
 	"net/http"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
 	"github.com/opencoder/coder/coderd/database"
@@ -16,27 +14,7 @@ import (
 )
 
 func (api *API) organization(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	actor, _ := httpmw.ActorFrom(ctx)
-	param := chi.URLParam(r, "organization")
-	var (
-		org database.Organization
-		err error
-	)
-	if id, perr := uuid.Parse(param); perr == nil {
-		org, err = api.opts.DB.GetOrganizationByID(ctx, id)
-	} else {
-		org, err = api.opts.DB.GetOrganizationByName(ctx, param)
-	}
-	if errors.Is(err, database.ErrNotFound) || (err == nil && !rbac.Authorize(actor.Subject, rbac.ActionRead, rbac.Object{Type: rbac.ResourceOrganization, OrgID: org.ID})) {
-		httpapi.ResourceNotFound(w)
-		return
-	}
-	if err != nil {
-		httpapi.InternalError(w, r, api.opts.Logger, "get organization", err)
-		return
-	}
-	httpapi.Write(w, http.StatusOK, convertOrganization(org))
+	httpapi.Write(w, http.StatusOK, convertOrganization(orgParam(r)))
 }
 
 func (api *API) userOrganizations(w http.ResponseWriter, r *http.Request) {

@@ -38,6 +38,9 @@ type Client struct {
 	URL *url.URL
 	// HTTPClient sends the requests; http.DefaultClient when nil.
 	HTTPClient *http.Client
+	// Header is added to every request (e.g. a provisioner key header).
+	// Set it before first use; it is read without locking.
+	Header http.Header
 
 	mu           sync.RWMutex // guards sessionToken
 	sessionToken string
@@ -95,6 +98,9 @@ func (c *Client) Request(ctx context.Context, method, path string, body any, opt
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range c.Header {
+		req.Header[k] = v
 	}
 	if tok := c.SessionToken(); tok != "" {
 		req.Header.Set(SessionTokenHeader, tok)
@@ -234,4 +240,8 @@ func ReadBodyAsError(res *http.Response) error {
 		}
 	}
 	return e
+}
+
+func decodeJSON(r io.Reader, v any) error {
+	return json.NewDecoder(r).Decode(v)
 }

@@ -12,7 +12,7 @@ import (
 const tailLines = 20
 
 // logWriter turns postgres's stderr into structured log records and keeps the
-// last lines for error messages. The server runs with log_line_prefix='', so
+// last lines for error messages. The server runs with an empty log_line_prefix, so
 // each line starts with its severity ("LOG:  ...", "FATAL:  ...").
 //
 // Write is called from the exec package's copying goroutine; Tail from any.

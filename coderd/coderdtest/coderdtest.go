@@ -1,0 +1,142 @@
+// Package coderdtest runs a real coderd in-process for tests: a fresh
+// PostgreSQL database per test (dbtestutil), the real HTTP handler on a
+// loopback httptest server, driven through codersdk like any client.
+package coderdtest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"net/url"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/opencoder/coder/coderd"
+	"github.com/opencoder/coder/coderd/database"
+	"github.com/opencoder/coder/coderd/database/dbtestutil"
+	"github.com/opencoder/coder/coderd/pubsub"
+	"github.com/opencoder/coder/coderd/userpassword"
+	"github.com/opencoder/coder/codersdk"
+)
+
+// Options tweak the server under test.
+type Options struct {
+	// Now overrides the server clock.
+	Now func() time.Time
+	// LoginRateBurst overrides the login rate limit (default: generous, so
+	// tests that log in many users are not throttled).
+	LoginRateBurst    int
+	LoginRateInterval time.Duration
+	// Logger defaults to one that discards.
+	Logger *slog.Logger
+	// ProvisionerPSK enables pre-shared-key daemon auth.
+	ProvisionerPSK string
+	// HeartbeatTimeout and ReapInterval tune the job reaper.
+	HeartbeatTimeout time.Duration
+	ReapInterval     time.Duration
+	// MaxFileSize bounds uploads.
+	MaxFileSize int64
+	// AcquirePollInterval is the daemons' safety-net poll (set it high to
+	// prove NOTIFY wake-ups).
+	AcquirePollInterval time.Duration
+}
+
+// Server is a running test deployment.
+type Server struct {
+	URL    *url.URL
+	DB     *database.Store
+	API    *coderd.API
+	Pubsub *pubsub.Pubsub
+}
+
+// FastPassword is a cheap argon2id setting so tests do not spend seconds
+// hashing; production uses userpassword.Default.
+var FastPassword = userpassword.Params{Time: 1, Memory: 64, Threads: 1}
+
+// Context returns a context that ends with the test or after d.
+func Context(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// New starts a deployment and returns an unauthenticated client for it.
+func New(t testing.TB, opts *Options) (*codersdk.Client, *Server) {
+	t.Helper()
+	if opts == nil {
+		opts = &Options{}
+	}
+	if opts.LoginRateBurst == 0 {
+		opts.LoginRateBurst = 10000
+		opts.LoginRateInterval = time.Millisecond
+	}
+	ctx := Context(t, time.Minute)
+	db, err := database.Open(ctx, dbtestutil.NewDB(t))
+	require.NoError(t, err)
+	t.Cleanup(db.Close)
+
+	ps, err := pubsub.New(ctx, db.Pool(), opts.Logger)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ps.Close() })
+
+	srv := httptest.NewUnstartedServer(nil)
+	u, err := url.Parse("http://" + srv.Listener.Addr().String())
+	require.NoError(t, err)
+	api, err := coderd.New(ctx, coderd.Options{
+		AccessURL: u, DB: db, Pubsub: ps, Logger: opts.Logger, Now: opts.Now,
+		LoginRateBurst: opts.LoginRateBurst, LoginRateInterval: opts.LoginRateInterval,
+		PasswordParams: FastPassword, ProvisionerPSK: opts.ProvisionerPSK,
+		HeartbeatTimeout: opts.HeartbeatTimeout, ReapInterval: opts.ReapInterval,
+		MaxFileSize: opts.MaxFileSize, AcquirePollInterval: opts.AcquirePollInterval,
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = api.Close() })
+	srv.Config.Handler = api.Handler()
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return codersdk.New(u), &Server{URL: u, DB: db, API: api, Pubsub: ps}
+}
+
+// FirstUserPassword is the password every helper-made user gets.
+const FirstUserPassword = "SomePass!234"
+
+// CreateFirstUser creates the owner and logs client in as them.
+func CreateFirstUser(t testing.TB, client *codersdk.Client) codersdk.CreateFirstUserResponse {
+	t.Helper()
+	ctx := Context(t, 30*time.Second)
+	resp, err := client.CreateFirstUser(ctx, codersdk.CreateFirstUserRequest{
+		Email: "admin@example.com", Username: "admin", Password: FirstUserPassword,
+	})
+	require.NoError(t, err)
+	login, err := client.LoginWithPassword(ctx, codersdk.LoginWithPasswordRequest{Email: "admin@example.com", Password: FirstUserPassword})
+	require.NoError(t, err)
+	client.SetSessionToken(login.SessionToken)
+	return resp
+}
+
+var userSeq atomic.Int64
+
+// CreateAnotherUser creates a user with the given site roles (via the
+// owner's client) and returns a client logged in as them.
+func CreateAnotherUser(t testing.TB, owner *codersdk.Client, roles ...string) (*codersdk.Client, codersdk.User) {
+	t.Helper()
+	ctx := Context(t, 30*time.Second)
+	n := userSeq.Add(1)
+	user, err := owner.CreateUser(ctx, codersdk.CreateUserRequestWithOrgs{
+		Email: fmt.Sprintf("user%d@example.com", n), Username: fmt.Sprintf("user%d", n), Password: FirstUserPassword,
+	})
+	require.NoError(t, err)
+	if len(roles) > 0 {
+		user, err = owner.UpdateUserRoles(ctx, user.ID.String(), codersdk.UpdateRoles{Roles: roles})
+		require.NoError(t, err)
+	}
+	client := codersdk.New(owner.URL)
+	login, err := client.LoginWithPassword(ctx, codersdk.LoginWithPasswordRequest{Email: user.Email, Password: FirstUserPassword})
+	require.NoError(t, err)
+	client.SetSessionToken(login.SessionToken)
+	return client, user
+}

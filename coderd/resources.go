@@ -1,0 +1,125 @@
+package coderd
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/opencoder/coder/coderd/apikey"
+	"github.com/opencoder/coder/coderd/database"
+	"github.com/opencoder/coder/codersdk"
+)
+
+// agentSpec is what workspace_agents.spec holds: the provisioner's view of
+// the agent minus what has columns of its own.
+type agentSpec struct {
+	Env                      map[string]string                   `json:"env,omitempty"`
+	ConnectionTimeoutSeconds int32                               `json:"connection_timeout_seconds"`
+	TroubleshootingURL       string                              `json:"troubleshooting_url,omitempty"`
+	MOTDFile                 string                              `json:"motd_file,omitempty"`
+	Scripts                  []codersdk.ProvisionerScript        `json:"scripts,omitempty"`
+	Apps                     []codersdk.ProvisionerApp           `json:"apps,omitempty"`
+	Metadata                 []codersdk.ProvisionerAgentMetadata `json:"metadata,omitempty"`
+	Order                    int64                               `json:"order"`
+}
+
+// insertResources stores what a job found. Agent tokens are stored hashed;
+// import jobs have none, so a random one stands in (never handed out).
+func insertResources(ctx context.Context, tx *database.Store, jobID uuid.UUID, transition string, rs []codersdk.ProvisionerResource, now time.Time) error {
+	for _, r := range rs {
+		meta, err := json.Marshal(r.Metadata)
+		if err != nil {
+			return err
+		}
+		res := database.WorkspaceResource{ID: uuid.New(), JobID: jobID, Transition: transition, Type: truncate(r.Type, 256), Name: truncate(r.Name, 256),
+			Hide: r.Hide, Icon: truncate(r.Icon, 256), DailyCost: r.DailyCost, Metadata: meta, CreatedAt: now}
+		if err := tx.InsertWorkspaceResource(ctx, res); err != nil {
+			return err
+		}
+		for _, a := range r.Agents {
+			token := a.Token
+			if token == "" {
+				token = uuid.NewString()
+			}
+			spec, err := json.Marshal(agentSpec{Env: a.Env, ConnectionTimeoutSeconds: a.ConnectionTimeoutSeconds, TroubleshootingURL: a.TroubleshootingURL,
+				MOTDFile: a.MOTDFile, Scripts: a.Scripts, Apps: a.Apps, Metadata: a.Metadata, Order: a.Order})
+			if err != nil {
+				return err
+			}
+			auth := a.Auth
+			if auth == "" {
+				auth = "token"
+			}
+			if err := tx.InsertWorkspaceAgent(ctx, database.WorkspaceAgent{ID: uuid.New(), ResourceID: res.ID, Name: truncate(a.Name, 64),
+				HashedToken: apikey.Hash(token), Auth: auth, OS: a.OS, Arch: a.Arch, Directory: a.Directory, Spec: spec, CreatedAt: now}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// resourcesForJobs converts the resources (with agents) of jobs.
+func (api *API) resourcesForJobs(ctx context.Context, jobIDs []uuid.UUID) (map[uuid.UUID][]codersdk.WorkspaceResource, error) {
+	rs, err := api.opts.DB.GetWorkspaceResourcesByJobIDs(ctx, jobIDs)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]uuid.UUID, len(rs))
+	for i, r := range rs {
+		ids[i] = r.ID
+	}
+	agents, err := api.opts.DB.GetWorkspaceAgentsByResourceIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	byRes := map[uuid.UUID][]codersdk.WorkspaceAgent{}
+	for _, a := range agents {
+		byRes[a.ResourceID] = append(byRes[a.ResourceID], api.convertAgent(a))
+	}
+	out := map[uuid.UUID][]codersdk.WorkspaceResource{}
+	for _, id := range jobIDs {
+		out[id] = []codersdk.WorkspaceResource{}
+	}
+	for _, r := range rs {
+		cr := codersdk.WorkspaceResource{ID: r.ID, CreatedAt: r.CreatedAt, JobID: r.JobID, Transition: codersdk.WorkspaceTransition(r.Transition),
+			Type: r.Type, Name: r.Name, Hide: r.Hide, Icon: r.Icon, Agents: byRes[r.ID], DailyCost: r.DailyCost}
+		_ = json.Unmarshal(r.Metadata, &cr.Metadata)
+		out[r.JobID] = append(out[r.JobID], cr)
+	}
+	return out, nil
+}
+
+func (api *API) convertAgent(a database.WorkspaceAgent) codersdk.WorkspaceAgent {
+	var spec agentSpec
+	_ = json.Unmarshal(a.Spec, &spec)
+	ca := codersdk.WorkspaceAgent{
+		ID: a.ID, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt, FirstConnectedAt: a.FirstConnectedAt, LastConnectedAt: a.LastConnectedAt,
+		DisconnectedAt: a.DisconnectedAt, StartedAt: a.StartedAt, ReadyAt: a.ReadyAt, LifecycleState: codersdk.WorkspaceAgentLifecycle(a.LifecycleState),
+		Name: a.Name, ResourceID: a.ResourceID, Architecture: a.Arch, OperatingSystem: a.OS, Directory: a.Directory,
+		EnvironmentVariables: spec.Env, Version: a.Version, ConnectionTimeout: spec.ConnectionTimeoutSeconds,
+	}
+	now := api.now()
+	timeout := time.Duration(spec.ConnectionTimeoutSeconds) * time.Second
+	switch {
+	case a.FirstConnectedAt == nil:
+		ca.Status = codersdk.WorkspaceAgentConnecting
+		if timeout > 0 && now.Sub(a.CreatedAt) > timeout {
+			ca.Status = codersdk.WorkspaceAgentTimeout
+		}
+	case a.DisconnectedAt != nil && (a.LastConnectedAt == nil || a.DisconnectedAt.After(*a.LastConnectedAt)):
+		ca.Status = codersdk.WorkspaceAgentDisconnected
+	default:
+		ca.Status = codersdk.WorkspaceAgentConnected
+	}
+	return ca
+}
+
+func jsonUnmarshal(raw []byte, v any) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	return json.Unmarshal(raw, v)
+}

@@ -1,0 +1,305 @@
+package coderd
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"github.com/opencoder/coder/coderd/database"
+	"github.com/opencoder/coder/coderd/httpapi"
+	"github.com/opencoder/coder/coderd/httpmw"
+	"github.com/opencoder/coder/coderd/rbac"
+	"github.com/opencoder/coder/codersdk"
+)
+
+type orgParamKey struct{}
+
+// extractOrgParam resolves {organization} (ID or name; 404 when the caller
+// may not read it).
+func (api *API) extractOrgParam(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		actor, _ := httpmw.ActorFrom(ctx)
+		param := chi.URLParam(r, "organization")
+		var (
+			org database.Organization
+			err error
+		)
+		if id, perr := uuid.Parse(param); perr == nil {
+			org, err = api.opts.DB.GetOrganizationByID(ctx, id)
+		} else if param == "default" {
+			org, err = api.opts.DB.EnsureDefaultOrganization(ctx, api.now())
+		} else {
+			org, err = api.opts.DB.GetOrganizationByName(ctx, param)
+		}
+		if errors.Is(err, database.ErrNotFound) || (err == nil && !rbac.Authorize(actor.Subject, rbac.ActionRead, rbac.Object{Type: rbac.ResourceOrganization, OrgID: org.ID})) {
+			httpapi.ResourceNotFound(w)
+			return
+		}
+		if err != nil {
+			httpapi.InternalError(w, r, api.opts.Logger, "get organization", err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, orgParamKey{}, org)))
+	})
+}
+
+func orgParam(r *http.Request) database.Organization {
+	return r.Context().Value(orgParamKey{}).(database.Organization)
+}
+
+func templateObject(t database.Template) rbac.Object {
+	return rbac.Object{Type: rbac.ResourceTemplate, OrgID: t.OrganizationID}
+}
+
+type templateParamKey struct{}
+
+func (api *API) extractTemplateParam(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		actor, _ := httpmw.ActorFrom(ctx)
+		id, err := uuid.Parse(chi.URLParam(r, "template"))
+		if err != nil {
+			httpapi.ResourceNotFound(w)
+			return
+		}
+		t, err := api.opts.DB.GetTemplateByID(ctx, id)
+		if errors.Is(err, database.ErrNotFound) || (err == nil && !rbac.Authorize(actor.Subject, rbac.ActionRead, templateObject(t))) {
+			httpapi.ResourceNotFound(w)
+			return
+		}
+		if err != nil {
+			httpapi.InternalError(w, r, api.opts.Logger, "get template", err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, templateParamKey{}, t)))
+	})
+}
+
+func templateParam(r *http.Request) database.Template {
+	return r.Context().Value(templateParamKey{}).(database.Template)
+}
+
+func (api *API) postTemplate(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	actor, _ := httpmw.ActorFrom(ctx)
+	org := orgParam(r)
+	if !rbac.Authorize(actor.Subject, rbac.ActionCreate, rbac.Object{Type: rbac.ResourceTemplate, OrgID: org.ID}) {
+		httpapi.Forbidden(w)
+		return
+	}
+	var req codersdk.CreateTemplateRequest
+	if !httpapi.Read(w, r, &req) {
+		return
+	}
+	var v httpapi.Validator
+	v.Username("name", req.Name)
+	v.Text("display_name", req.DisplayName, 64)
+	v.Text("description", req.Description, 1024)
+	v.Text("icon", req.Icon, 256)
+	if req.VersionID == uuid.Nil {
+		v.Add("template_version_id", "is required")
+	}
+	if !v.OK() {
+		httpapi.Validation(w, "Invalid template.", v.Errors())
+		return
+	}
+	version, err := api.opts.DB.GetTemplateVersionByID(ctx, req.VersionID)
+	if errors.Is(err, database.ErrNotFound) || (err == nil && version.OrganizationID != org.ID) {
+		httpapi.Validation(w, "Invalid template.", []codersdk.ValidationError{{Field: "template_version_id", Detail: "template version not found in this organization"}})
+		return
+	}
+	if err != nil {
+		httpapi.InternalError(w, r, api.opts.Logger, "get template version", err)
+		return
+	}
+	if version.TemplateID != nil {
+		httpapi.Validation(w, "Invalid template.", []codersdk.ValidationError{{Field: "template_version_id", Detail: "this version already belongs to a template"}})
+		return
+	}
+	job, err := api.opts.DB.GetProvisionerJobByID(ctx, version.JobID)
+	if err != nil {
+		httpapi.InternalError(w, r, api.opts.Logger, "get import job", err)
+		return
+	}
+	if job.Status != string(codersdk.ProvisionerJobSucceeded) {
+		httpapi.Validation(w, "The template version is not usable yet.", []codersdk.ValidationError{{Field: "template_version_id",
+			Detail: "its import job is " + job.Status + "; a template needs a version whose import succeeded"}})
+		return
+	}
+	var t database.Template
+	err = api.opts.DB.InTx(ctx, func(tx *database.Store) error {
+		var err error
+		t, err = tx.InsertTemplate(ctx, database.Template{
+			ID: uuid.New(), OrganizationID: org.ID, Name: req.Name, DisplayName: req.DisplayName, Description: req.Description,
+			Icon: req.Icon, ActiveVersionID: version.ID, CreatedBy: actor.User.ID, CreatedAt: api.now(),
+		})
+		if err != nil {
+			return err
+		}
+		return tx.SetTemplateVersionTemplate(ctx, version.ID, t.ID, api.now())
+	})
+	if database.IsUniqueViolation(err, database.UniqueTemplateName) {
+		httpapi.Write(w, http.StatusConflict, codersdk.Response{Message: "A template with this name already exists.",
+			Validations: []codersdk.ValidationError{{Field: "name", Detail: "already taken in this organization"}}})
+		return
+	}
+	if err != nil {
+		httpapi.InternalError(w, r, api.opts.Logger, "create template", err)
+		return
+	}
+	api.audit(r, auditEntry{ResourceType: "template", ResourceID: &t.ID, Target: t.Name, Action: codersdk.AuditActionCreate, Status: http.StatusCreated})
+	httpapi.Write(w, http.StatusCreated, api.convertTemplates(ctx, []database.Template{t})[0])
+}
+
+func (api *API) templates(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	actor, _ := httpmw.ActorFrom(ctx)
+	org := orgParam(r)
+	rows, err := api.opts.DB.ListTemplates(ctx, org.ID)
+	if err != nil {
+		httpapi.InternalError(w, r, api.opts.Logger, "list templates", err)
+		return
+	}
+	var visible []database.Template
+	for _, t := range rows {
+		if rbac.Authorize(actor.Subject, rbac.ActionRead, templateObject(t)) {
+			visible = append(visible, t)
+		}
+	}
+	httpapi.Write(w, http.StatusOK, api.convertTemplates(ctx, visible))
+}
+
+func (api *API) templateByName(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	actor, _ := httpmw.ActorFrom(ctx)
+	t, err := api.opts.DB.GetTemplateByName(ctx, orgParam(r).ID, chi.URLParam(r, "templatename"))
+	if errors.Is(err, database.ErrNotFound) || (err == nil && !rbac.Authorize(actor.Subject, rbac.ActionRead, templateObject(t))) {
+		httpapi.ResourceNotFound(w)
+		return
+	}
+	if err != nil {
+		httpapi.InternalError(w, r, api.opts.Logger, "get template", err)
+		return
+	}
+	httpapi.Write(w, http.StatusOK, api.convertTemplates(ctx, []database.Template{t})[0])
+}
+
+func (api *API) template(w http.ResponseWriter, r *http.Request) {
+	httpapi.Write(w, http.StatusOK, api.convertTemplates(r.Context(), []database.Template{templateParam(r)})[0])
+}
+
+func (api *API) deleteTemplate(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	actor, _ := httpmw.ActorFrom(ctx)
+	t := templateParam(r)
+	if !rbac.Authorize(actor.Subject, rbac.ActionDelete, templateObject(t)) {
+		httpapi.Forbidden(w)
+		return
+	}
+	counts, err := api.opts.DB.CountWorkspacesByTemplate(ctx, []uuid.UUID{t.ID})
+	if err != nil {
+		httpapi.InternalError(w, r, api.opts.Logger, "count workspaces", err)
+		return
+	}
+	if n := counts[t.ID]; n > 0 {
+		httpapi.Error(w, http.StatusConflict, "The template is in use.",
+			"It has "+strconv.Itoa(n)+" workspace(s); delete them first (coder delete WORKSPACE).")
+		return
+	}
+	if err := api.opts.DB.SoftDeleteTemplate(ctx, t.ID, api.now()); err != nil {
+		httpapi.InternalError(w, r, api.opts.Logger, "delete template", err)
+		return
+	}
+	api.audit(r, auditEntry{ResourceType: "template", ResourceID: &t.ID, Target: t.Name, Action: codersdk.AuditActionDelete, Status: http.StatusOK})
+	httpapi.Write(w, http.StatusOK, codersdk.Response{Message: "Template " + t.Name + " deleted."})
+}
+
+func (api *API) patchActiveTemplateVersion(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	actor, _ := httpmw.ActorFrom(ctx)
+	t := templateParam(r)
+	if !rbac.Authorize(actor.Subject, rbac.ActionUpdate, templateObject(t)) {
+		httpapi.Forbidden(w)
+		return
+	}
+	var req codersdk.UpdateActiveTemplateVersion
+	if !httpapi.Read(w, r, &req) {
+		return
+	}
+	v, err := api.opts.DB.GetTemplateVersionByID(ctx, req.ID)
+	if errors.Is(err, database.ErrNotFound) || (err == nil && (v.TemplateID == nil || *v.TemplateID != t.ID)) {
+		httpapi.Validation(w, "Invalid version.", []codersdk.ValidationError{{Field: "id", Detail: "no such version of this template"}})
+		return
+	}
+	if err != nil {
+		httpapi.InternalError(w, r, api.opts.Logger, "get version", err)
+		return
+	}
+	if v.Archived {
+		httpapi.Validation(w, "Invalid version.", []codersdk.ValidationError{{Field: "id", Detail: "the version is archived"}})
+		return
+	}
+	job, err := api.opts.DB.GetProvisionerJobByID(ctx, v.JobID)
+	if err != nil {
+		httpapi.InternalError(w, r, api.opts.Logger, "get import job", err)
+		return
+	}
+	if job.Status != string(codersdk.ProvisionerJobSucceeded) {
+		httpapi.Validation(w, "Invalid version.", []codersdk.ValidationError{{Field: "id", Detail: "its import is " + job.Status + ", not succeeded"}})
+		return
+	}
+	if err := api.opts.DB.UpdateTemplateActiveVersion(ctx, t.ID, v.ID, api.now()); err != nil {
+		httpapi.InternalError(w, r, api.opts.Logger, "promote version", err)
+		return
+	}
+	api.audit(r, auditEntry{ResourceType: "template", ResourceID: &t.ID, Target: t.Name, Action: codersdk.AuditActionWrite, Status: http.StatusOK,
+		Diff: map[string]any{"active_version_id": map[string]any{"old": t.ActiveVersionID, "new": v.ID}}})
+	httpapi.Write(w, http.StatusOK, codersdk.Response{Message: "Updated the active version."})
+}
+
+func (api *API) templateVersionsByTemplate(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	rows, err := api.opts.DB.ListTemplateVersions(ctx, templateParam(r).ID, r.URL.Query().Get("include_archived") == "true")
+	if err != nil {
+		httpapi.InternalError(w, r, api.opts.Logger, "list versions", err)
+		return
+	}
+	out, err := api.convertVersions(ctx, rows)
+	if err != nil {
+		httpapi.InternalError(w, r, api.opts.Logger, "convert versions", err)
+		return
+	}
+	httpapi.Write(w, http.StatusOK, out)
+}
+
+func (api *API) convertTemplates(ctx context.Context, ts []database.Template) []codersdk.Template {
+	ids := make([]uuid.UUID, len(ts))
+	for i, t := range ts {
+		ids[i] = t.ID
+	}
+	counts, err := api.opts.DB.CountWorkspacesByTemplate(ctx, ids)
+	if err != nil {
+		api.opts.Logger.WarnContext(ctx, "count workspaces", "error", err)
+	}
+	out := make([]codersdk.Template, 0, len(ts))
+	for _, t := range ts {
+		ct := codersdk.Template{
+			ID: t.ID, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, OrganizationID: t.OrganizationID, Name: t.Name,
+			DisplayName: t.DisplayName, Provisioner: "terraform", ActiveVersionID: t.ActiveVersionID, ActiveUserCount: counts[t.ID],
+			Description: t.Description, Icon: t.Icon, CreatedByID: t.CreatedBy,
+		}
+		if org, err := api.opts.DB.GetOrganizationByID(ctx, t.OrganizationID); err == nil {
+			ct.OrganizationName = org.Name
+		}
+		if u, err := api.opts.DB.GetUserByID(ctx, t.CreatedBy); err == nil {
+			ct.CreatedByName = u.Username
+		}
+		out = append(out, ct)
+	}
+	return out
+}

@@ -1,0 +1,293 @@
+package coderd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"github.com/opencoder/coder/coderd/database"
+	"github.com/opencoder/coder/coderd/httpapi"
+	"github.com/opencoder/coder/coderd/httpmw"
+	"github.com/opencoder/coder/coderd/rbac"
+	"github.com/opencoder/coder/codersdk"
+)
+
+type versionParamKey struct{}
+
+func (api *API) extractVersionParam(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		actor, _ := httpmw.ActorFrom(ctx)
+		id, err := uuid.Parse(chi.URLParam(r, "templateversion"))
+		if err != nil {
+			httpapi.ResourceNotFound(w)
+			return
+		}
+		v, err := api.opts.DB.GetTemplateVersionByID(ctx, id)
+		if errors.Is(err, database.ErrNotFound) || (err == nil && !rbac.Authorize(actor.Subject, rbac.ActionRead, versionObject(v))) {
+			httpapi.ResourceNotFound(w)
+			return
+		}
+		if err != nil {
+			httpapi.InternalError(w, r, api.opts.Logger, "get template version", err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, versionParamKey{}, v)))
+	})
+}
+
+func versionParam(r *http.Request) database.TemplateVersion {
+	return r.Context().Value(versionParamKey{}).(database.TemplateVersion)
+}
+
+// versionObject: a version not yet attached to a template is visible only
+// to template admins (members see versions through their templates).
+func versionObject(v database.TemplateVersion) rbac.Object {
+	return rbac.Object{Type: rbac.ResourceTemplate, OrgID: v.OrganizationID}
+}
+
+var nameWords = [2][]string{
+	{"brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "kind", "lively", "nice", "proud", "silly", "witty", "zealous"},
+	{"ant", "bear", "cat", "dog", "eel", "fox", "goat", "hawk", "ibis", "jay", "koala", "lynx", "mole", "newt", "owl", "puma"},
+}
+
+func randomVersionName() string {
+	return fmt.Sprintf("%s_%s%d", nameWords[0][rand.IntN(len(nameWords[0]))], nameWords[1][rand.IntN(len(nameWords[1]))], rand.IntN(1000))
+}
+
+func (api *API) postTemplateVersion(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	actor, _ := httpmw.ActorFrom(ctx)
+	org := orgParam(r)
+	if !rbac.Authorize(actor.Subject, rbac.ActionCreate, rbac.Object{Type: rbac.ResourceTemplate, OrgID: org.ID}) {
+		httpapi.Forbidden(w)
+		return
+	}
+	var req codersdk.CreateTemplateVersionRequest
+	if !httpapi.Read(w, r, &req) {
+		return
+	}
+	var v httpapi.Validator
+	if req.Name != "" {
+		v.Text("name", req.Name, 64)
+	}
+	v.Text("message", req.Message, 1024)
+	if req.StorageMethod != "" && req.StorageMethod != "file" {
+		v.Add("storage_method", "must be \"file\"")
+	}
+	if req.Provisioner != "" && req.Provisioner != "terraform" {
+		v.Add("provisioner", "must be \"terraform\"")
+	}
+	if req.FileID == uuid.Nil {
+		v.Add("file_id", "is required")
+	}
+	tags, tagErrs := validateTags("tags", req.ProvisionerTags)
+	for _, e := range tagErrs {
+		v.Add(e.Field, "%s", e.Detail)
+	}
+	if !v.OK() {
+		httpapi.Validation(w, "Invalid template version.", v.Errors())
+		return
+	}
+	file, err := api.opts.DB.GetFileByID(ctx, req.FileID)
+	if errors.Is(err, database.ErrNotFound) || (err == nil && !rbac.Authorize(actor.Subject, rbac.ActionRead, rbac.Object{Type: rbac.ResourceFile, OwnerID: file.CreatedBy})) {
+		httpapi.Validation(w, "Invalid template version.", []codersdk.ValidationError{{Field: "file_id", Detail: "file not found; upload it first (POST /api/v2/files)"}})
+		return
+	}
+	if err != nil {
+		httpapi.InternalError(w, r, api.opts.Logger, "get file", err)
+		return
+	}
+	var templateID *uuid.UUID
+	if req.TemplateID != uuid.Nil {
+		t, err := api.opts.DB.GetTemplateByID(ctx, req.TemplateID)
+		if errors.Is(err, database.ErrNotFound) || (err == nil && t.OrganizationID != org.ID) {
+			httpapi.Validation(w, "Invalid template version.", []codersdk.ValidationError{{Field: "template_id", Detail: "template not found in this organization"}})
+			return
+		}
+		if err != nil {
+			httpapi.InternalError(w, r, api.opts.Logger, "get template", err)
+			return
+		}
+		templateID = &t.ID
+	}
+	name := req.Name
+	if name == "" {
+		name = randomVersionName()
+	}
+	versionID := uuid.New()
+	input, _ := json.Marshal(codersdk.ProvisionerJobInput{TemplateVersionID: &versionID})
+	var version database.TemplateVersion
+	err = api.opts.DB.InTx(ctx, func(tx *database.Store) error {
+		job, err := tx.InsertProvisionerJob(ctx, database.ProvisionerJob{
+			ID: uuid.New(), OrganizationID: org.ID, InitiatorID: actor.User.ID, Type: string(codersdk.ProvisionerJobTypeTemplateVersionImport),
+			Provisioner: "terraform", FileID: file.ID, Input: input, Tags: tags, CreatedAt: api.now(),
+		})
+		if err != nil {
+			return err
+		}
+		version, err = tx.InsertTemplateVersion(ctx, database.TemplateVersion{
+			ID: versionID, TemplateID: templateID, OrganizationID: org.ID, Name: name, Message: req.Message,
+			JobID: job.ID, CreatedBy: actor.User.ID, CreatedAt: api.now(),
+		})
+		return err
+	})
+	if database.IsUniqueViolation(err, database.UniqueTemplateVersionName) {
+		httpapi.Write(w, http.StatusConflict, codersdk.Response{Message: "A version with this name already exists.",
+			Validations: []codersdk.ValidationError{{Field: "name", Detail: "already used by this template"}}})
+		return
+	}
+	if err != nil {
+		httpapi.InternalError(w, r, api.opts.Logger, "create template version", err)
+		return
+	}
+	out, err := api.convertVersions(ctx, []database.TemplateVersion{version})
+	if err != nil {
+		httpapi.InternalError(w, r, api.opts.Logger, "convert version", err)
+		return
+	}
+	httpapi.Write(w, http.StatusCreated, out[0])
+}
+
+// validateTags checks provisioner tags and fills in the defaults.
+func validateTags(field string, in map[string]string) (map[string]string, []codersdk.ValidationError) {
+	out := database.DefaultTags()
+	var errs []codersdk.ValidationError
+	keys := make([]string, 0, len(in))
+	for k := range in {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if len(keys) > 32 {
+		errs = append(errs, codersdk.ValidationError{Field: field, Detail: "at most 32 tags"})
+	}
+	for _, k := range keys {
+		val := in[k]
+		var v httpapi.Validator
+		v.Text(field+"."+k, k, 64)
+		v.Text(field+"."+k, val, 256)
+		if k == "" {
+			v.Add(field, "tag names must not be empty")
+		}
+		errs = append(errs, v.Errors()...)
+		out[k] = val
+	}
+	return out, errs
+}
+
+func (api *API) templateVersion(w http.ResponseWriter, r *http.Request) {
+	out, err := api.convertVersions(r.Context(), []database.TemplateVersion{versionParam(r)})
+	if err != nil {
+		httpapi.InternalError(w, r, api.opts.Logger, "convert version", err)
+		return
+	}
+	httpapi.Write(w, http.StatusOK, out[0])
+}
+
+func (api *API) templateVersionRichParameters(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	v := versionParam(r)
+	job, err := api.opts.DB.GetProvisionerJobByID(ctx, v.JobID)
+	if err != nil {
+		httpapi.InternalError(w, r, api.opts.Logger, "get import job", err)
+		return
+	}
+	if job.Status != string(codersdk.ProvisionerJobSucceeded) {
+		httpapi.Error(w, http.StatusBadRequest, "The template version's import has not succeeded.", "Its job is "+job.Status+".")
+		return
+	}
+	var params []codersdk.TemplateVersionParameter
+	if err := json.Unmarshal(v.Parameters, &params); err != nil {
+		httpapi.InternalError(w, r, api.opts.Logger, "decode parameters", err)
+		return
+	}
+	if params == nil {
+		params = []codersdk.TemplateVersionParameter{}
+	}
+	httpapi.Write(w, http.StatusOK, params)
+}
+
+func (api *API) templateVersionResources(w http.ResponseWriter, r *http.Request) {
+	out, err := api.resourcesForJobs(r.Context(), []uuid.UUID{versionParam(r).JobID})
+	if err != nil {
+		httpapi.InternalError(w, r, api.opts.Logger, "get resources", err)
+		return
+	}
+	httpapi.Write(w, http.StatusOK, out[versionParam(r).JobID])
+}
+
+func (api *API) templateVersionLogs(w http.ResponseWriter, r *http.Request) {
+	api.serveJobLogs(w, r, versionParam(r).JobID)
+}
+
+func (api *API) cancelTemplateVersion(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	actor, _ := httpmw.ActorFrom(ctx)
+	v := versionParam(r)
+	if !rbac.Authorize(actor.Subject, rbac.ActionUpdate, versionObject(v)) {
+		httpapi.Forbidden(w)
+		return
+	}
+	api.cancelJob(w, r, v.JobID)
+}
+
+func (api *API) archiveTemplateVersion(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	actor, _ := httpmw.ActorFrom(ctx)
+	v := versionParam(r)
+	if !rbac.Authorize(actor.Subject, rbac.ActionUpdate, versionObject(v)) {
+		httpapi.Forbidden(w)
+		return
+	}
+	if v.TemplateID != nil {
+		t, err := api.opts.DB.GetTemplateByID(ctx, *v.TemplateID)
+		if err == nil && t.ActiveVersionID == v.ID {
+			httpapi.Error(w, http.StatusBadRequest, "The active version cannot be archived.", "Promote another version first.")
+			return
+		}
+	}
+	job, err := api.opts.DB.GetProvisionerJobByID(ctx, v.JobID)
+	if err != nil {
+		httpapi.InternalError(w, r, api.opts.Logger, "get import job", err)
+		return
+	}
+	if codersdk.ProvisionerJobStatus(job.Status).Active() {
+		httpapi.Error(w, http.StatusBadRequest, "The version is still importing.", "Cancel it first.")
+		return
+	}
+	if err := api.opts.DB.ArchiveTemplateVersion(ctx, v.ID, api.now()); err != nil {
+		httpapi.InternalError(w, r, api.opts.Logger, "archive version", err)
+		return
+	}
+	httpapi.Write(w, http.StatusOK, codersdk.Response{Message: "Version archived."})
+}
+
+func (api *API) convertVersions(ctx context.Context, vs []database.TemplateVersion) ([]codersdk.TemplateVersion, error) {
+	ids := make([]uuid.UUID, len(vs))
+	for i, v := range vs {
+		ids[i] = v.JobID
+	}
+	jobs, err := api.convertJobsByID(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]codersdk.TemplateVersion, 0, len(vs))
+	for _, v := range vs {
+		cv := codersdk.TemplateVersion{
+			ID: v.ID, TemplateID: v.TemplateID, OrganizationID: v.OrganizationID, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt,
+			Name: v.Name, Message: v.Message, Job: jobs[v.JobID], Readme: v.Readme, CreatedBy: codersdk.MinimalUser{ID: v.CreatedBy}, Archived: v.Archived,
+		}
+		if u, err := api.opts.DB.GetUserByID(ctx, v.CreatedBy); err == nil {
+			cv.CreatedBy.Username = u.Username
+		}
+		out = append(out, cv)
+	}
+	return out, nil
+}
