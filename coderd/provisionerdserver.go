@@ -516,4 +516,3 @@ func (api *API) storeBuild(ctx context.Context, tx *database.Store, job database
 	}
 	return nil
 }
-

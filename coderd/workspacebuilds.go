@@ -138,7 +138,6 @@ func (api *API) postWorkspaceBuild(w http.ResponseWriter, r *http.Request) {
 	httpapi.Write(w, http.StatusCreated, out[0])
 }
 
-
 func (api *API) workspaceBuilds(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	rows, err := api.opts.DB.ListWorkspaceBuilds(ctx, workspaceParam(r).ID)
