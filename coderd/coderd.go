@@ -9,6 +9,7 @@ package coderd
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -60,6 +61,20 @@ type Options struct {
 	// AcquirePollInterval is the safety-net poll of waiting daemons, in
 	// case a notification is lost; wake-ups are normally instant.
 	AcquirePollInterval time.Duration
+
+	// Coordinator, DERPHandler and DERPMap make up the tailnet (nil: no
+	// tailnet). DERPMap returns the map as tailcfg.DERPMap JSON.
+	Coordinator Coordinator
+	DERPHandler http.Handler
+	DERPMap     func() json.RawMessage
+	// BlockDirect makes every connection relay through DERP.
+	BlockDirect bool
+	// DERPForceWebSockets tells nodes to speak DERP over websockets.
+	DERPForceWebSockets bool
+	// BrowserOnly refuses CLI tailnet connections.
+	BrowserOnly bool
+	// AgentBinariesDir holds coder-<os>-<arch> binaries for /bin.
+	AgentBinariesDir string
 }
 
 // API is a running coderd HTTP API.
@@ -158,6 +173,12 @@ func (api *API) routes() http.Handler {
 		httpapi.Error(w, http.StatusMethodNotAllowed, "Method not allowed.")
 	})
 	r.Get("/healthz", api.healthz)
+	r.Get("/bin/{name}", api.agentBinary)
+	r.Get("/derp/latency-check", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	if api.opts.DERPHandler != nil {
+		r.Handle("/derp", api.opts.DERPHandler)
+		r.Handle("/derp/*", api.opts.DERPHandler)
+	}
 
 	auth := httpmw.ExtractAPIKey(httpmw.APIKeyOptions{
 		DB: api.opts.DB, Logger: log, SessionLifetime: api.opts.SessionLifetime, Now: api.opts.Now,
@@ -173,6 +194,17 @@ func (api *API) routes() http.Handler {
 			httpapi.Write(w, http.StatusOK, codersdk.Response{Message: "👋"})
 		})
 		r.Get("/buildinfo", api.buildInfo)
+		r.Get("/derp-map", api.derpMapHandler)
+		r.Route("/workspaceagents/me", func(r chi.Router) {
+			r.Use(api.extractAgent)
+			r.Get("/manifest", api.agentManifest)
+			r.Post("/report-lifecycle", api.postAgentLifecycle)
+			r.Post("/startup", api.postAgentStartup)
+			r.Patch("/logs", api.patchAgentLogs)
+			r.Post("/report-stats", api.postAgentStats)
+			r.Post("/listening-ports", api.postAgentListeningPorts)
+			r.Get("/coordinate", api.agentCoordinate)
+		})
 		r.Route("/users", func(r chi.Router) {
 			r.Get("/first", api.firstUser)
 			r.With(loginLimit.Middleware).Post("/first", api.postFirstUser)
@@ -235,6 +267,14 @@ func (api *API) routes() http.Handler {
 				r.Get("/logs", api.templateVersionLogs)
 				r.Patch("/cancel", api.cancelTemplateVersion)
 				r.Post("/archive", api.archiveTemplateVersion)
+			})
+			r.Route("/workspaceagents/{workspaceagent}", func(r chi.Router) {
+				r.Use(api.extractAgentParam)
+				r.Get("/", api.workspaceAgent)
+				r.Get("/connection", api.workspaceAgentConnection)
+				r.Get("/logs", api.workspaceAgentLogs)
+				r.Get("/listening-ports", api.workspaceAgentListeningPorts)
+				r.Get("/coordinate", api.workspaceAgentCoordinate)
 			})
 			r.Get("/workspaces", api.workspaces)
 			r.Route("/workspaces/{workspace}", func(r chi.Router) {
