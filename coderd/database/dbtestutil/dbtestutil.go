@@ -1,5 +1,6 @@
 // Package dbtestutil gives every test its own real PostgreSQL database,
-// created in milliseconds from a template that has the schema migrated once.
+// cloned in a fraction of a second from a template that has the schema
+// migrated once.
 //
 // Per test process there is one PostgreSQL: the one named by
 // CODER_TEST_POSTGRES_URL when set (the Makefile may start one for a whole

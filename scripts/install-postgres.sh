@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# install-postgres.sh: make sure this machine has what `coder server`'s
+# built-in PostgreSQL and the test suite need: the PostgreSQL server programs
+# (initdb, pg_ctl, postgres) and an OpenSSH client.
+#
+# Idempotent and quick when everything is present. Installs with apt-get
+# (Debian/Ubuntu), as root or through sudo; elsewhere it says what to install.
+set -euo pipefail
+
+have_pg_server() {
+	local d dirs
+	IFS=: read -ra dirs <<<"${PATH:-}"
+	for d in "${dirs[@]}" /usr/lib/postgresql/*/bin; do
+		[[ -x "$d/initdb" && -x "$d/pg_ctl" && -x "$d/postgres" ]] && return 0
+	done
+	return 1
+}
+
+packages=()
+have_pg_server || packages+=(postgresql)
+command -v ssh >/dev/null 2>&1 || packages+=(openssh-client)
+
+if ((${#packages[@]} == 0)); then
+	exit 0
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+	echo "install-postgres: missing ${packages[*]}; install them with your package manager" >&2
+	echo "  (macOS: brew install postgresql; Fedora: dnf install postgresql-server openssh-clients)" >&2
+	exit 1
+fi
+
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+	if ! command -v sudo >/dev/null 2>&1; then
+		echo "install-postgres: need root to install ${packages[*]} (run: apt-get install -y ${packages[*]})" >&2
+		exit 1
+	fi
+	sudo=(sudo)
+fi
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+echo "install-postgres: installing ${packages[*]} with apt-get (about a minute)..." >&2
+apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get)
+if ! "${apt[@]}" update -qq >"$log" 2>&1 ||
+	! "${apt[@]}" install -y -qq --no-install-recommends "${packages[@]}" >>"$log" 2>&1; then
+	cat "$log" >&2
+	echo "install-postgres: apt-get failed (log above)" >&2
+	exit 1
+fi
+
+if [[ " ${packages[*]} " == *" postgresql "* ]] && ! have_pg_server; then
+	echo "install-postgres: postgresql installed but initdb not found under /usr/lib/postgresql/*/bin" >&2
+	exit 1
+fi
+echo "install-postgres: done" >&2
