@@ -65,6 +65,7 @@ func New(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) 
 		r.usersCmd(),
 		r.tokensCmd(),
 		r.versionCmd(),
+		r.agentCmd(),
 	)
 	return cmd
 }

@@ -39,6 +39,14 @@ type serverOptions struct {
 	shutdownGrace   time.Duration
 	provisionerPSK  string
 	maxFileSize     int64
+
+	stunAddress      string
+	stunAddresses    []string
+	derpConfigPath   string
+	blockDirect      bool
+	browserOnly      bool
+	derpForceWS      bool
+	agentBinariesDir string
 }
 
 func (r *Root) serverCmd() *cobra.Command {
@@ -67,6 +75,13 @@ func (r *Root) serverCmd() *cobra.Command {
 	flagDuration(fs, g, &o.sessionDuration, "session-duration", "CODER_SESSION_DURATION", 24*time.Hour, "How long a login session lasts after its last use.")
 	flagDuration(fs, g, &o.shutdownGrace, "shutdown-grace-period", "CODER_SHUTDOWN_GRACE_PERIOD", 30*time.Second, "How long to let in-flight requests finish on SIGINT/SIGTERM.")
 	flagString(fs, g, &o.provisionerPSK, "provisioner-daemon-psk", "CODER_PROVISIONER_DAEMON_PSK", "", "Pre-shared key external provisioner daemons may authenticate with (provisioner keys are preferred).")
+	flagString(fs, g, &o.stunAddress, "stun-address", "CODER_STUN_ADDRESS", ":3478", "UDP address of the embedded STUN server, so peers find direct paths even fully offline; \"disable\" turns it off.")
+	flagStringArray(fs, g, &o.stunAddresses, "derp-server-stun-addresses", "CODER_DERP_SERVER_STUN_ADDRESSES", "External STUN servers (host:port) to advertise instead of the embedded one; \"disable\" advertises none.")
+	flagString(fs, g, &o.derpConfigPath, "derp-config-path", "CODER_DERP_CONFIG_PATH", "", "JSON file (a Tailscale DERP map) with extra DERP regions.")
+	flagBool(fs, g, &o.blockDirect, "block-direct-connections", "CODER_BLOCK_DIRECT", false, "Relay all workspace traffic through DERP: nodes advertise no direct endpoints.")
+	flagBool(fs, g, &o.browserOnly, "browser-only", "CODER_BROWSER_ONLY", false, "Refuse CLI tailnet connections (coder ssh, port-forward...): workspaces are reachable from the browser only.")
+	flagBool(fs, g, &o.derpForceWS, "derp-force-websockets", "CODER_DERP_FORCE_WEBSOCKETS", false, "Tell nodes to speak DERP over websockets (for proxies that drop Upgrade: DERP).")
+	flagString(fs, g, &o.agentBinariesDir, "agent-binaries-dir", "CODER_AGENT_BINARIES_DIR", "", "Directory of coder-<os>-<arch> binaries served at /bin for workspaces on other platforms (this binary is served for its own).")
 	var maxFileMiB int
 	flagInt(fs, g, &maxFileMiB, "max-file-size-mib", "CODER_MAX_FILE_SIZE_MIB", 10, "Largest template upload accepted, in MiB.")
 	cmd.PreRunE = func(*cobra.Command, []string) error {
@@ -181,7 +196,19 @@ func (r *Root) runServer(ctx context.Context, o serverOptions) error {
 		return fmt.Errorf("start pubsub: %w", err)
 	}
 	defer ps.Close()
+	tn, err := startTailnet(ctx, o, accessURL, logger)
+	if err != nil {
+		return err
+	}
+	defer tn.close()
 	api, err := coderd.New(ctx, coderd.Options{
+		Coordinator:         tn.coordinator,
+		DERPHandler:         tn.derpHandler,
+		DERPMap:             tn.derpMapJSON,
+		BlockDirect:         o.blockDirect,
+		BrowserOnly:         o.browserOnly,
+		DERPForceWebSockets: o.derpForceWS,
+		AgentBinariesDir:    o.agentBinariesDir,
 		AccessURL:       accessURL,
 		DB:              db,
 		Pubsub:          ps,
@@ -223,6 +250,7 @@ func (r *Root) runServer(ctx context.Context, o serverOptions) error {
 		_ = srv.Close()
 	}
 	<-serveErr
+	tn.close()
 	fmt.Fprintln(r.Stderr, "Stopped.")
 	return nil
 }

@@ -5,6 +5,7 @@ package coderdtest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
@@ -19,6 +20,7 @@ import (
 	"github.com/opencoder/coder/coderd/database"
 	"github.com/opencoder/coder/coderd/database/dbtestutil"
 	"github.com/opencoder/coder/coderd/pubsub"
+	"github.com/opencoder/coder/tailnet"
 	"github.com/opencoder/coder/coderd/userpassword"
 	"github.com/opencoder/coder/codersdk"
 )
@@ -43,6 +45,13 @@ type Options struct {
 	// AcquirePollInterval is the daemons' safety-net poll (set it high to
 	// prove NOTIFY wake-ups).
 	AcquirePollInterval time.Duration
+	// PasswordParams is the argon2id cost of new password hashes; zero
+	// means FastPassword. Benchmarks pass userpassword.Default to measure
+	// what production pays.
+	PasswordParams userpassword.Params
+	// BlockDirect and BrowserOnly are the deployment's tailnet policies.
+	BlockDirect bool
+	BrowserOnly bool
 }
 
 // Server is a running test deployment.
@@ -74,6 +83,9 @@ func New(t testing.TB, opts *Options) (*codersdk.Client, *Server) {
 		opts.LoginRateBurst = 10000
 		opts.LoginRateInterval = time.Millisecond
 	}
+	if opts.PasswordParams == (userpassword.Params{}) {
+		opts.PasswordParams = FastPassword
+	}
 	ctx := Context(t, time.Minute)
 	db, err := database.Open(ctx, dbtestutil.NewDB(t))
 	require.NoError(t, err)
@@ -86,10 +98,26 @@ func New(t testing.TB, opts *Options) (*codersdk.Client, *Server) {
 	srv := httptest.NewUnstartedServer(nil)
 	u, err := url.Parse("http://" + srv.Listener.Addr().String())
 	require.NoError(t, err)
+
+	// The tailnet: an embedded STUN server on loopback, DERP on the API port.
+	stun, err := tailnet.NewSTUNServer(ctx, "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = stun.Close() })
+	derpMap, err := tailnet.NewDERPMap(u, []string{stun.Addr().String()}, "", false)
+	require.NoError(t, err)
+	derpJSON, err := tailnet.MarshalDERPMap(derpMap)
+	require.NoError(t, err)
+	derpHandler, derpCloser := tailnet.NewDERPHandler(opts.Logger)
+	coord := tailnet.NewCoordinator(opts.Logger)
+	coord.SetBlockEndpoints(opts.BlockDirect)
+	t.Cleanup(func() { _ = coord.Close(); _ = derpCloser.Close() })
+
 	api, err := coderd.New(ctx, coderd.Options{
+		Coordinator: coord, DERPHandler: derpHandler, DERPMap: func() json.RawMessage { return derpJSON },
+		BlockDirect: opts.BlockDirect, BrowserOnly: opts.BrowserOnly,
 		AccessURL: u, DB: db, Pubsub: ps, Logger: opts.Logger, Now: opts.Now,
 		LoginRateBurst: opts.LoginRateBurst, LoginRateInterval: opts.LoginRateInterval,
-		PasswordParams: FastPassword, ProvisionerPSK: opts.ProvisionerPSK,
+		PasswordParams: opts.PasswordParams, ProvisionerPSK: opts.ProvisionerPSK,
 		HeartbeatTimeout: opts.HeartbeatTimeout, ReapInterval: opts.ReapInterval,
 		MaxFileSize: opts.MaxFileSize, AcquirePollInterval: opts.AcquirePollInterval,
 	})

@@ -34,9 +34,9 @@ func (s *Store) GetAgentContext(ctx context.Context, agent WorkspaceAgent) (Agen
 
 // UpdateAgentLifecycle records a lifecycle state and its timestamps.
 func (s *Store) UpdateAgentLifecycle(ctx context.Context, id uuid.UUID, state string, at time.Time) error {
-	_, err := s.db.Exec(ctx, `UPDATE workspace_agents SET lifecycle_state = $2, updated_at = now(),
-		started_at = CASE WHEN $2 = 'starting' THEN $3 ELSE started_at END,
-		ready_at = CASE WHEN $2 IN ('ready', 'start_timeout', 'start_error') THEN $3 ELSE ready_at END
+	_, err := s.db.Exec(ctx, `UPDATE workspace_agents SET lifecycle_state = $2::agent_lifecycle_state, updated_at = now(),
+		started_at = CASE WHEN $2::agent_lifecycle_state = 'starting' THEN $3 ELSE started_at END,
+		ready_at = CASE WHEN $2::agent_lifecycle_state IN ('ready', 'start_timeout', 'start_error') THEN $3 ELSE ready_at END
 		WHERE id = $1`, id, state, at)
 	if err != nil {
 		return fmt.Errorf("update lifecycle: %w", err)

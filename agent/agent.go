@@ -1,0 +1,394 @@
+// Package agent is the workspace agent: it runs inside every workspace,
+// authenticates to coderd with its agent token, runs the template's startup
+// scripts (logs streamed to coderd), reports its lifecycle, and serves SSH,
+// a reconnecting terminal and a speed test on the tailnet.
+//
+// House rules: user processes never depend on coderd being reachable; the
+// agent keeps serving and reconnects with backoff, and a coderd restart
+// never restarts a user's shell. Every goroutine is started by Run and has
+// ended when Run returns.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/opencoder/coder/agent/agentssh"
+	"github.com/opencoder/coder/agent/reconnectingpty"
+	"github.com/opencoder/coder/agent/speedtest"
+	"github.com/opencoder/coder/buildinfo"
+	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/tailnet"
+)
+
+// Tailnet ports the agent serves.
+const (
+	SSHPort             = 1
+	ReconnectingPTYPort = 2
+	SpeedtestPort       = 3
+	SSHPortStandard     = 22
+)
+
+// Options configure an Agent.
+type Options struct {
+	// Client talks to coderd with the agent token as its session token.
+	Client *codersdk.Client
+	Logger *slog.Logger
+	// StartupTimeout bounds the run-on-start scripts marked to block
+	// login; past it the lifecycle is start_timeout. Default 30 minutes.
+	StartupTimeout time.Duration
+	// ShutdownTimeout bounds the run-on-stop scripts. Default 5 minutes.
+	ShutdownTimeout time.Duration
+	// ReportInterval for listening ports; stats use the server's interval.
+	ReportInterval time.Duration
+}
+
+// Agent is a running workspace agent.
+type Agent struct {
+	opts Options
+	log  *slog.Logger
+
+	// Set once the manifest is known.
+	manifest codersdk.AgentManifest
+	conn     *tailnet.Conn
+	ssh      *agentssh.Server
+	rpty     *reconnectingpty.Server
+
+	mu        sync.Mutex // guards lifecycle and pending
+	lifecycle codersdk.WorkspaceAgentLifecycle
+	pending   []codersdk.PostLifecycleRequest // reported in order by lifecycleLoop
+	wakeLC    chan struct{}
+}
+
+// New returns an agent; Run starts it.
+func New(opts Options) *Agent {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.StartupTimeout == 0 {
+		opts.StartupTimeout = 30 * time.Minute
+	}
+	if opts.ShutdownTimeout == 0 {
+		opts.ShutdownTimeout = 5 * time.Minute
+	}
+	if opts.ReportInterval == 0 {
+		opts.ReportInterval = 10 * time.Second
+	}
+	return &Agent{opts: opts, log: opts.Logger, lifecycle: codersdk.WorkspaceAgentLifecycleCreated, wakeLC: make(chan struct{}, 1)}
+}
+
+// Run runs the agent until ctx ends (SIGTERM in `coder agent`), then shuts
+// down: run-on-stop scripts, lifecycle off, servers closed.
+func (a *Agent) Run(ctx context.Context) error {
+	m, err := retry(ctx, a.log, "fetch manifest", func() (codersdk.AgentManifest, error) {
+		return a.opts.Client.AgentManifest(ctx)
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before coderd answered
+		}
+		return err
+	}
+	a.manifest = m
+	a.log.Info("manifest received", "agent", m.AgentName, "workspace", m.WorkspaceName, "owner", m.OwnerUsername)
+	dir := expandDir(m.Directory)
+
+	if err := a.startServices(ctx, dir); err != nil {
+		return err
+	}
+	defer a.closeServices()
+
+	var wg sync.WaitGroup
+	runCtx, cancel := context.WithCancel(ctx)
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	goLoop := func(fn func(context.Context)) {
+		wg.Add(1)
+		go func() { defer wg.Done(); fn(runCtx) }()
+	}
+	lcCtx, lcCancel := context.WithCancel(context.WithoutCancel(ctx))
+	lcDone := make(chan struct{})
+	go func() { defer close(lcDone); a.lifecycleLoop(lcCtx) }()
+	defer func() {
+		// Give the final states a bounded chance to reach coderd.
+		t := time.AfterFunc(10*time.Second, lcCancel)
+		defer t.Stop()
+		a.mu.Lock()
+		a.pending = append(a.pending, codersdk.PostLifecycleRequest{}) // sentinel: stop when reached
+		a.mu.Unlock()
+		a.kickLifecycle()
+		<-lcDone
+		lcCancel()
+	}()
+	goLoop(a.coordinateLoop)
+	goLoop(a.statsLoop)
+	goLoop(a.portsLoop)
+
+	_, _ = retry(ctx, a.log, "report startup", func() (struct{}, error) {
+		return struct{}{}, a.opts.Client.PostStartup(ctx, codersdk.PostStartupRequest{Version: buildinfo.Version(), ExpandedDirectory: dir, Subsystems: []string{}})
+	})
+	a.setLifecycle(ctx, codersdk.WorkspaceAgentLifecycleStarting)
+	state := a.runScripts(ctx, dir, true, a.opts.StartupTimeout)
+	if ctx.Err() == nil {
+		a.setLifecycle(ctx, state)
+	}
+
+	<-ctx.Done()
+	// Shut down with a fresh context: the parent is done.
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), a.opts.ShutdownTimeout+10*time.Second)
+	defer scancel()
+	a.setLifecycle(sctx, codersdk.WorkspaceAgentLifecycleShuttingDown)
+	final := a.runScripts(sctx, dir, false, a.opts.ShutdownTimeout)
+	switch final {
+	case codersdk.WorkspaceAgentLifecycleStartError:
+		final = codersdk.WorkspaceAgentLifecycleShutdownError
+	case codersdk.WorkspaceAgentLifecycleStartTimeout:
+		final = codersdk.WorkspaceAgentLifecycleShutdownTimeout
+	default:
+		final = codersdk.WorkspaceAgentLifecycleOff
+	}
+	a.setLifecycle(sctx, final)
+	return nil
+}
+
+// Lifecycle returns the last state reported.
+func (a *Agent) Lifecycle() codersdk.WorkspaceAgentLifecycle {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.lifecycle
+}
+
+// setLifecycle records a state; lifecycleLoop reports it, in order, with
+// retries, so a slow or restarting coderd never holds up the scripts.
+func (a *Agent) setLifecycle(_ context.Context, s codersdk.WorkspaceAgentLifecycle) {
+	a.mu.Lock()
+	a.lifecycle = s
+	a.pending = append(a.pending, codersdk.PostLifecycleRequest{State: s, ChangedAt: time.Now()})
+	a.mu.Unlock()
+	a.log.Info("lifecycle", "state", s)
+	a.kickLifecycle()
+}
+
+func (a *Agent) kickLifecycle() {
+	select {
+	case a.wakeLC <- struct{}{}:
+	default:
+	}
+}
+
+// lifecycleLoop reports pending states until it reaches the empty sentinel
+// or ctx ends.
+func (a *Agent) lifecycleLoop(ctx context.Context) {
+	for {
+		a.mu.Lock()
+		var next *codersdk.PostLifecycleRequest
+		if len(a.pending) > 0 {
+			next = &a.pending[0]
+		}
+		a.mu.Unlock()
+		if next == nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-a.wakeLC:
+			}
+			continue
+		}
+		if next.State == "" {
+			return
+		}
+		req := *next
+		if _, err := retry(ctx, a.log, "report lifecycle", func() (struct{}, error) {
+			return struct{}{}, a.opts.Client.PostLifecycle(ctx, req)
+		}); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			a.log.Warn("could not report lifecycle; skipping", "state", req.State, "error", err)
+		}
+		a.mu.Lock()
+		a.pending = a.pending[1:]
+		a.mu.Unlock()
+	}
+}
+
+func (a *Agent) startServices(ctx context.Context, dir string) error {
+	tailnet.ConfigureDERPScheme(a.opts.Client.URL)
+	derpMap, err := tailnet.ParseDERPMap(a.manifest.DERPMap)
+	if err != nil {
+		return fmt.Errorf("parse derp map: %w", err)
+	}
+	conn, err := tailnet.NewConn(&tailnet.Options{
+		ID: a.manifest.AgentID, Addresses: []netip.Prefix{tailnet.AgentPrefix(a.manifest.AgentID)}, DERPMap: derpMap,
+		BlockEndpoints: a.manifest.DisableDirectConnections, DERPForceWebSockets: a.manifest.DERPForceWebSockets,
+		Logger: a.log.With("component", "tailnet"), ForwardUnclaimedTCP: true,
+	})
+	if err != nil {
+		return fmt.Errorf("start tailnet: %w", err)
+	}
+	a.conn = conn
+	env := a.commandEnv()
+	a.ssh, err = agentssh.New(agentssh.Options{Logger: a.log.With("component", "ssh"), Env: func() []string { return env }, Dir: dir})
+	if err != nil {
+		return fmt.Errorf("start ssh server: %w", err)
+	}
+	a.rpty = reconnectingpty.New(reconnectingpty.Options{Logger: a.log.With("component", "rpty"), Command: a.ssh.CreateCommand})
+	for _, port := range []int{SSHPort, SSHPortStandard} {
+		l, err := conn.Listen("tcp", fmt.Sprintf(":%d", port))
+		if err != nil {
+			return fmt.Errorf("listen on tailnet port %d: %w", port, err)
+		}
+		go func() { _ = a.ssh.Serve(l) }()
+	}
+	rl, err := conn.Listen("tcp", fmt.Sprintf(":%d", ReconnectingPTYPort))
+	if err != nil {
+		return fmt.Errorf("listen for terminals: %w", err)
+	}
+	go func() { _ = a.rpty.Serve(ctx, rl) }()
+	sl, err := conn.Listen("tcp", fmt.Sprintf(":%d", SpeedtestPort))
+	if err != nil {
+		return fmt.Errorf("listen for speed tests: %w", err)
+	}
+	go func() { _ = speedtest.Serve(ctx, sl) }()
+	return nil
+}
+
+func (a *Agent) closeServices() {
+	if a.ssh != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = a.ssh.Shutdown(sctx)
+		cancel()
+		_ = a.ssh.Close()
+	}
+	if a.rpty != nil {
+		_ = a.rpty.Close()
+	}
+	if a.conn != nil {
+		_ = a.conn.Close()
+	}
+}
+
+// commandEnv is what every user command gets on top of the agent's own
+// environment.
+func (a *Agent) commandEnv() []string {
+	env := []string{"CODER=true", "CODER_WORKSPACE_NAME=" + a.manifest.WorkspaceName, "CODER_WORKSPACE_AGENT_NAME=" + a.manifest.AgentName,
+		"CODER_WORKSPACE_OWNER_NAME=" + a.manifest.OwnerUsername}
+	for k, v := range a.manifest.EnvironmentVariables {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+// coordinateLoop keeps the agent registered with the coordinator,
+// reconnecting with backoff; the tailnet node itself (and every open SSH
+// session) lives on across reconnects.
+func (a *Agent) coordinateLoop(ctx context.Context) {
+	backoff := time.Second
+	for ctx.Err() == nil {
+		start := time.Now()
+		ws, err := a.opts.Client.DialAgentCoordinator(ctx)
+		if err == nil {
+			a.log.Info("connected to coordinator")
+			err = tailnet.Coordinate(ctx, ws, a.conn, nil)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(start) > time.Minute {
+			backoff = time.Second
+		}
+		a.log.Warn("coordination lost; reconnecting", "error", err, "in", backoff)
+		sleep(ctx, jitter(backoff))
+		backoff = min(backoff*2, 30*time.Second)
+	}
+}
+
+func (a *Agent) statsLoop(ctx context.Context) {
+	interval := 30 * time.Second
+	for {
+		if !sleep(ctx, interval) {
+			return
+		}
+		resp, err := a.opts.Client.PostStats(ctx, codersdk.AgentStats{SessionCountByType: a.ssh.Stats()})
+		if err == nil && resp.ReportIntervalSeconds > 0 {
+			interval = time.Duration(resp.ReportIntervalSeconds) * time.Second
+		}
+	}
+}
+
+func (a *Agent) portsLoop(ctx context.Context) {
+	var last string
+	for {
+		ports, err := listeningPorts()
+		if err == nil {
+			key := fmt.Sprint(ports)
+			if key != last {
+				if err := a.opts.Client.PostListeningPorts(ctx, codersdk.ListeningPortsResponse{Ports: ports}); err == nil {
+					last = key
+				}
+			}
+		}
+		if !sleep(ctx, a.opts.ReportInterval) {
+			return
+		}
+	}
+}
+
+// retry calls fn with exponential backoff until it succeeds, ctx ends, or
+// the error is a 4xx other than 408/429 (which retrying cannot fix).
+func retry[T any](ctx context.Context, log *slog.Logger, what string, fn func() (T, error)) (T, error) {
+	backoff := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		v, err := fn()
+		if err == nil {
+			return v, nil
+		}
+		var apiErr *codersdk.Error
+		if errors.As(err, &apiErr) && apiErr.StatusCode() >= 400 && apiErr.StatusCode() < 500 && apiErr.StatusCode() != 408 && apiErr.StatusCode() != 429 {
+			return v, fmt.Errorf("%s: %w", what, err)
+		}
+		if attempt == 1 || attempt%10 == 0 {
+			log.Warn(what+" failed; retrying", "attempt", attempt, "error", err)
+		}
+		if !sleep(ctx, jitter(backoff)) {
+			return v, fmt.Errorf("%s: %w", what, ctx.Err())
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
+}
+
+func jitter(d time.Duration) time.Duration {
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// sleep waits d or until ctx ends; it reports whether the wait completed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func expandDir(dir string) string {
+	home, _ := os.UserHomeDir()
+	switch {
+	case dir == "" || dir == "~":
+		return home
+	case len(dir) > 1 && dir[:2] == "~/":
+		return home + dir[1:]
+	}
+	return os.ExpandEnv(dir)
+}

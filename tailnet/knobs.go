@@ -1,0 +1,75 @@
+package tailnet
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+
+	"tailscale.com/envknob"
+	"tailscale.com/net/netns"
+	"tailscale.com/types/logger"
+)
+
+// Process-wide settings of upstream tailscale.com.
+//
+// Upstream keeps a few switches in process-global state (its envknob
+// registry and netns). They are set here, and only here, through the
+// functions below, never with os.Setenv: envknob caches values, so a later
+// os.Setenv would be silently ignored.
+
+// applyProcessKnobs sets the switches every tailnet node in this process
+// needs. It is idempotent and safe to call from several goroutines.
+func applyProcessKnobs() {
+	// Never upload logs to, or ask for support from, Tailscale Inc. We never
+	// construct logpolicy/logtail anyway; this is the belt to those braces.
+	envknob.Setenv("TS_NO_LOGS_NO_SUPPORT", "true")
+	// All our sockets are ordinary userspace sockets: no SO_MARK, no
+	// binding to interfaces, no need for CAP_NET_ADMIN.
+	netns.SetEnabled(false)
+}
+
+// ConfigureDERPScheme makes every DERP client in this process speak plain
+// HTTP (instead of HTTPS) when serverURL is an http:// URL. coderd calls it
+// through NewDERPMap; an agent or CLI process calls it with coderd's URL
+// before NewConn.
+//
+// Upstream has one process-wide switch for this (TS_DEBUG_USE_DERP_HTTP), so
+// a process cannot mix plain-HTTP and HTTPS DERP regions. An https:// URL
+// leaves the switch alone, so that one http deployment in a process (for
+// example a test) is not broken by another caller.
+func ConfigureDERPScheme(serverURL *url.URL) {
+	if serverURL != nil && strings.EqualFold(serverURL.Scheme, "http") {
+		envknob.Setenv("TS_DEBUG_USE_DERP_HTTP", "true")
+	}
+}
+
+// derpOverHTTP reports whether ConfigureDERPScheme switched DERP to HTTP.
+func derpOverHTTP() bool {
+	return envknob.Bool("TS_DEBUG_USE_DERP_HTTP")
+}
+
+// enableDERPWebSockets makes DERP clients in this process connect with
+// websockets. Upstream only compiles that code on Linux and macOS with the
+// ts_debug_websockets build tag; without it, it returns an error rather
+// than silently using the plain upgrade.
+func enableDERPWebSockets() error {
+	if !derpWebSocketsCompiled {
+		return fmt.Errorf("DERP over websockets needs a binary built with -tags ts_debug_websockets")
+	}
+	envknob.Setenv("TS_DEBUG_DERP_WS_CLIENT", "true")
+	return nil
+}
+
+// slogLogf adapts an slog.Logger to upstream's printf-style logger. Upstream
+// is chatty and prefixes verbose lines with "[v1]"/"[v2]"; everything goes
+// to Debug, so operators see it only when they ask for it.
+func slogLogf(log *slog.Logger) logger.Logf {
+	return func(format string, args ...any) {
+		if !log.Enabled(context.Background(), slog.LevelDebug) {
+			return
+		}
+		log.Debug(strings.TrimSuffix(fmt.Sprintf(format, args...), "\n"))
+	}
+}
