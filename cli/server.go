@@ -209,13 +209,13 @@ func (r *Root) runServer(ctx context.Context, o serverOptions) error {
 		BrowserOnly:         o.browserOnly,
 		DERPForceWebSockets: o.derpForceWS,
 		AgentBinariesDir:    o.agentBinariesDir,
-		AccessURL:       accessURL,
-		DB:              db,
-		Pubsub:          ps,
-		Logger:          logger,
-		SessionLifetime: o.sessionDuration,
-		ProvisionerPSK:  o.provisionerPSK,
-		MaxFileSize:     o.maxFileSize,
+		AccessURL:           accessURL,
+		DB:                  db,
+		Pubsub:              ps,
+		Logger:              logger,
+		SessionLifetime:     o.sessionDuration,
+		ProvisionerPSK:      o.provisionerPSK,
+		MaxFileSize:         o.maxFileSize,
 	})
 	if err != nil {
 		return err

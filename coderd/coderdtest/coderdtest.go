@@ -20,9 +20,9 @@ import (
 	"github.com/opencoder/coder/coderd/database"
 	"github.com/opencoder/coder/coderd/database/dbtestutil"
 	"github.com/opencoder/coder/coderd/pubsub"
-	"github.com/opencoder/coder/tailnet"
 	"github.com/opencoder/coder/coderd/userpassword"
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/tailnet"
 )
 
 // Options tweak the server under test.
