@@ -25,12 +25,12 @@ $(BIN): $(GO_SOURCES)
 
 -include mk/toolchain.mk
 
-## run: build and start the server (built-in PostgreSQL) on http://127.0.0.1:3000
-run: deps build
-	./$(BIN) server $(RUN_ARGS)
+## run: build and start the server (built-in PostgreSQL, one built-in provisioner) on http://127.0.0.1:3000
+run: deps toolchain workspace-image build
+	TF_CLI_CONFIG_FILE=$(CURDIR)/.toolchain/terraformrc ./$(BIN) server $(RUN_ARGS)
 
 ## test: everything, as CI runs it
-test: deps
+test: deps toolchain workspace-image
 	$(GO) vet ./...
 	$(GO) run ./scripts/testpg -- $(GO) test $(TEST_FLAGS) -timeout $(TEST_TIMEOUT) ./...
 

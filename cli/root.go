@@ -66,6 +66,17 @@ func New(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) 
 		r.tokensCmd(),
 		r.versionCmd(),
 		r.agentCmd(),
+		r.templatesCmd(),
+		r.createCmd(),
+		r.listCmd(),
+		r.showCmd(),
+		r.startCmd(),
+		r.stopCmd(),
+		r.restartCmd(),
+		r.deleteCmd(),
+		r.cancelCmd(),
+		r.logsCmd(),
+		r.provisionerCmd(),
 	)
 	return cmd
 }

@@ -40,6 +40,11 @@ type serverOptions struct {
 	provisionerPSK  string
 	maxFileSize     int64
 
+	provisionerDaemons int
+	cacheDir           string
+	terraformPath      string
+	providerMirror     string
+
 	stunAddress      string
 	stunAddresses    []string
 	derpConfigPath   string
@@ -82,9 +87,16 @@ func (r *Root) serverCmd() *cobra.Command {
 	flagBool(fs, g, &o.browserOnly, "browser-only", "CODER_BROWSER_ONLY", false, "Refuse CLI tailnet connections (coder ssh, port-forward...): workspaces are reachable from the browser only.")
 	flagBool(fs, g, &o.derpForceWS, "derp-force-websockets", "CODER_DERP_FORCE_WEBSOCKETS", false, "Tell nodes to speak DERP over websockets (for proxies that drop Upgrade: DERP).")
 	flagString(fs, g, &o.agentBinariesDir, "agent-binaries-dir", "CODER_AGENT_BINARIES_DIR", "", "Directory of coder-<os>-<arch> binaries served at /bin for workspaces on other platforms (this binary is served for its own).")
+	flagInt(fs, g, &o.provisionerDaemons, "provisioner-daemons", "CODER_PROVISIONER_DAEMONS", 1, "Built-in provisioner daemons to run (0 for a fleet of external ones only).")
+	flagString(fs, g, &o.cacheDir, "cache-dir", "CODER_CACHE_DIRECTORY", "", "Cache for built-in provisioners: Terraform providers and job directories (default: <config-dir>/cache).")
+	flagString(fs, g, &o.terraformPath, "provisioner-terraform-path", "CODER_PROVISIONER_TERRAFORM_PATH", "", "Terraform (or OpenTofu) binary for built-in provisioners (default: terraform or tofu on PATH).")
+	flagString(fs, g, &o.providerMirror, "provisioner-provider-mirror", "CODER_PROVISIONER_PROVIDER_MIRROR", "", "Filesystem mirror of Terraform providers for built-in provisioners (air-gapped sites; see docs/toolchain.md).")
 	var maxFileMiB int
 	flagInt(fs, g, &maxFileMiB, "max-file-size-mib", "CODER_MAX_FILE_SIZE_MIB", 10, "Largest template upload accepted, in MiB.")
 	cmd.PreRunE = func(*cobra.Command, []string) error {
+		if o.provisionerDaemons < 0 || o.provisionerDaemons > 64 {
+			return fmt.Errorf("--provisioner-daemons %d: must be between 0 and 64", o.provisionerDaemons)
+		}
 		if maxFileMiB < 1 || maxFileMiB > 1024 {
 			return fmt.Errorf("--max-file-size-mib %d: must be between 1 and 1024", maxFileMiB)
 		}
@@ -201,21 +213,26 @@ func (r *Root) runServer(ctx context.Context, o serverOptions) error {
 		return err
 	}
 	defer tn.close()
+	builtinPSK := ""
+	if o.provisionerDaemons > 0 {
+		builtinPSK = randomHex(32)
+	}
 	api, err := coderd.New(ctx, coderd.Options{
-		Coordinator:         tn.coordinator,
-		DERPHandler:         tn.derpHandler,
-		DERPMap:             tn.derpMapJSON,
-		BlockDirect:         o.blockDirect,
-		BrowserOnly:         o.browserOnly,
-		DERPForceWebSockets: o.derpForceWS,
-		AgentBinariesDir:    o.agentBinariesDir,
-		AccessURL:           accessURL,
-		DB:                  db,
-		Pubsub:              ps,
-		Logger:              logger,
-		SessionLifetime:     o.sessionDuration,
-		ProvisionerPSK:      o.provisionerPSK,
-		MaxFileSize:         o.maxFileSize,
+		Coordinator:           tn.coordinator,
+		DERPHandler:           tn.derpHandler,
+		DERPMap:               tn.derpMapJSON,
+		BlockDirect:           o.blockDirect,
+		BrowserOnly:           o.browserOnly,
+		DERPForceWebSockets:   o.derpForceWS,
+		AgentBinariesDir:      o.agentBinariesDir,
+		AccessURL:             accessURL,
+		DB:                    db,
+		Pubsub:                ps,
+		Logger:                logger,
+		SessionLifetime:       o.sessionDuration,
+		ProvisionerPSK:        o.provisionerPSK,
+		BuiltinProvisionerPSK: builtinPSK,
+		MaxFileSize:           o.maxFileSize,
 	})
 	if err != nil {
 		return err
@@ -234,6 +251,12 @@ func (r *Root) runServer(ctx context.Context, o serverOptions) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
+	daemons, err := startBuiltinProvisioners(ctx, o, ln.Addr().(*net.TCPAddr), tlsConfig != nil, builtinPSK, logger)
+	if err != nil {
+		_ = srv.Close()
+		return err
+	}
+	defer daemons.close()
 	fmt.Fprintf(r.Stderr, "Coder %s is running at %s\n", buildinfo.Version(), accessURL)
 	fmt.Fprintf(r.Stderr, "\nNext, in another terminal, create the first user and log in:\n  coder login %s --first-user-username admin --first-user-email admin@example.com --first-user-password 'SomePass!234'\n\nPress Ctrl+C to stop.\n", accessURL)
 
@@ -242,9 +265,10 @@ func (r *Root) runServer(ctx context.Context, o serverOptions) error {
 		return fmt.Errorf("serve http: %w", err)
 	case <-ctx.Done():
 	}
-	fmt.Fprintln(r.Stderr, "\nShutting down: draining requests...")
+	fmt.Fprintln(r.Stderr, "\nShutting down: finishing provisioner jobs and draining requests...")
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.shutdownGrace)
 	defer cancel()
+	daemons.shutdown(sctx)
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Warn("graceful shutdown incomplete; closing connections", "error", err)
 		_ = srv.Close()

@@ -54,6 +54,9 @@ type Options struct {
 	MaxFileEntries int
 	// ProvisionerPSK, when set, lets daemons authenticate with it.
 	ProvisionerPSK string
+	// BuiltinProvisionerPSK is a per-process secret the built-in daemons
+	// use; it never leaves the process.
+	BuiltinProvisionerPSK string
 	// HeartbeatTimeout is how long a running job may go without a heartbeat
 	// before the reaper fails it; ReapInterval is how often it looks.
 	HeartbeatTimeout time.Duration
@@ -160,7 +163,7 @@ func (api *API) now() time.Time { return api.opts.Now().UTC().Truncate(time.Micr
 func (api *API) routes() http.Handler {
 	log := api.opts.Logger
 	r := chi.NewRouter()
-	r.Use(httpmw.RequestID, httpmw.Recover(log), httpmw.Logger(log), func(next http.Handler) http.Handler {
+	r.Use(httpmw.RequestID, httpmw.Recover(log), httpmw.Logger(log), httpmw.ValidText, func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set(codersdk.BuildVersionHeader, buildinfo.Version())
 			next.ServeHTTP(w, r)

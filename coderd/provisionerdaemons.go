@@ -69,7 +69,9 @@ func (api *API) daemonAuthMiddleware(userAuth func(http.Handler) http.Handler) f
 				}
 				next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, daemonAuthKey{}, daemonAuth{OrgID: k.OrganizationID, KeyID: &k.ID, KeyTags: tags})))
 			case psk != "":
-				if api.opts.ProvisionerPSK == "" || subtle.ConstantTimeCompare([]byte(psk), []byte(api.opts.ProvisionerPSK)) != 1 {
+				okExternal := api.opts.ProvisionerPSK != "" && subtle.ConstantTimeCompare([]byte(psk), []byte(api.opts.ProvisionerPSK)) == 1
+				okBuiltin := api.opts.BuiltinProvisionerPSK != "" && subtle.ConstantTimeCompare([]byte(psk), []byte(api.opts.BuiltinProvisionerPSK)) == 1
+				if !okExternal && !okBuiltin {
 					httpapi.Error(w, http.StatusUnauthorized, "Invalid pre-shared key.", "It must match the server's --provisioner-daemon-psk.")
 					return
 				}

@@ -87,6 +87,12 @@ func (api *API) acquireJob(w http.ResponseWriter, r *http.Request) {
 		job, err := api.opts.DB.AcquireProvisionerJob(ctx, d.OrgID, req.DaemonID, req.Provisioners, tags, api.now())
 		switch {
 		case err == nil:
+			if ctx.Err() != nil {
+				// The daemon hung up (shutdown) as we took the job: put it
+				// back rather than leave it for the reaper.
+				api.releaseJob(job, req.DaemonID)
+				return
+			}
 			payload, err := api.acquiredJob(ctx, job)
 			if err != nil {
 				api.opts.Logger.ErrorContext(ctx, "prepare acquired job; failing it", "job_id", job.ID, "error", err)
@@ -149,6 +155,14 @@ func (api *API) acquiredJob(ctx context.Context, job database.ProvisionerJob) (*
 		md.WorkspaceID = uuid.NewString()
 		md.WorkspaceBuildID = uuid.NewString()
 		md.TemplateVersion = version.Name
+		// The coder provider insists on a template identity even for an
+		// import; a version not yet attached to a template gets a stand-in.
+		md.TemplateID, md.TemplateName = uuid.NewString(), "import"
+		if version.TemplateID != nil {
+			if t, err := api.opts.DB.GetTemplateByID(ctx, *version.TemplateID); err == nil {
+				md.TemplateID, md.TemplateName = t.ID.String(), t.Name
+			}
+		}
 		out.TemplateImport = &codersdk.AcquiredTemplateImport{Metadata: md}
 	case codersdk.ProvisionerJobTypeWorkspaceBuild:
 		wb, err := api.workspaceBuildInput(ctx, job)
@@ -327,7 +341,7 @@ func (api *API) completeJob(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var conflict string
+	var conflict, badShape string
 	err := api.opts.DB.InTx(ctx, func(tx *database.Store) error {
 		job, err := tx.GetProvisionerJobByIDForUpdate(ctx, jobID)
 		if err != nil {
@@ -341,7 +355,7 @@ func (api *API) completeJob(w http.ResponseWriter, r *http.Request) {
 		switch codersdk.ProvisionerJobType(job.Type) {
 		case codersdk.ProvisionerJobTypeTemplateVersionImport:
 			if req.TemplateImport == nil {
-				conflict = "An import job must be completed with template_import."
+				badShape = "An import job must be completed with template_import."
 				return nil
 			}
 			if err := api.storeImport(ctx, tx, job, req.TemplateImport, now); err != nil {
@@ -349,7 +363,7 @@ func (api *API) completeJob(w http.ResponseWriter, r *http.Request) {
 			}
 		case codersdk.ProvisionerJobTypeWorkspaceBuild:
 			if req.WorkspaceBuild == nil {
-				conflict = "A build job must be completed with workspace_build."
+				badShape = "A build job must be completed with workspace_build."
 				return nil
 			}
 			if err := api.storeBuild(ctx, tx, job, req.WorkspaceBuild, now); err != nil {
@@ -369,6 +383,10 @@ func (api *API) completeJob(w http.ResponseWriter, r *http.Request) {
 	}
 	if conflict != "" {
 		httpapi.Error(w, http.StatusConflict, conflict)
+		return
+	}
+	if badShape != "" {
+		httpapi.Error(w, http.StatusBadRequest, badShape)
 		return
 	}
 	api.publishJobLogs(ctx, jobID)
@@ -515,4 +533,15 @@ func (api *API) storeBuild(ctx context.Context, tx *database.Store, job database
 		}
 	}
 	return nil
+}
+
+// releaseJob returns a job nobody received to the queue and wakes daemons.
+func (api *API) releaseJob(job database.ProvisionerJob, daemonID uuid.UUID) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := api.opts.DB.ReleaseProvisionerJob(ctx, job.ID, daemonID); err != nil {
+		api.opts.Logger.WarnContext(ctx, "release unclaimed job", "job_id", job.ID, "error", err)
+		return
+	}
+	_ = api.opts.Pubsub.Publish(ctx, database.ChannelJobPosted, []byte(job.OrganizationID.String()))
 }

@@ -188,7 +188,7 @@ func TestJobBelongsToItsWorker(t *testing.T) {
 	require.True(t, codersdk.IsStatus(err, http.StatusConflict), "complete by another daemon: %v", err)
 	// Wrong shape for the job type.
 	err = daemon.CompleteJob(ctx, job.JobID, codersdk.CompleteJobRequest{DaemonID: id})
-	require.True(t, codersdk.IsStatus(err, http.StatusConflict), "complete without result: %v", err)
+	require.True(t, codersdk.IsStatus(err, http.StatusBadRequest), "complete without result: %v", err)
 	require.NoError(t, daemon.CompleteJob(ctx, job.JobID, codersdk.CompleteJobRequest{DaemonID: id, TemplateImport: &codersdk.CompletedTemplateImport{}}))
 	err = daemon.CompleteJob(ctx, job.JobID, codersdk.CompleteJobRequest{DaemonID: id, TemplateImport: &codersdk.CompletedTemplateImport{}})
 	require.True(t, codersdk.IsStatus(err, http.StatusConflict), "complete twice: %v", err)

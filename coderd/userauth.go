@@ -3,6 +3,7 @@ package coderd
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,8 +33,13 @@ func (api *API) postLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var v httpapi.Validator
-	if req.Email == "" {
+	switch {
+	case req.Email == "":
 		v.Add("email", "is required")
+	case strings.IndexByte(req.Email, 0) >= 0:
+		// PostgreSQL text cannot hold NUL: no account matches, and the
+		// lookup would fail as a 500.
+		v.Add("email", "must not contain NUL characters")
 	}
 	if req.Password == "" {
 		v.Add("password", "is required")

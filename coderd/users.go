@@ -331,6 +331,10 @@ func (api *API) putUserRoles(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var v httpapi.Validator
+	if req.Roles == nil {
+		// A missing list must not silently strip every role.
+		v.Add("roles", "is required (send [] to remove every role)")
+	}
 	roles := []string{}
 	for i, role := range req.Roles {
 		field := "roles[" + strconv.Itoa(i) + "]"

@@ -99,6 +99,17 @@ func (s *Store) AcquireProvisionerJob(ctx context.Context, orgID, workerID uuid.
 		) RETURNING `+jobColumns, orgID, workerID, provisioners, now, tags))
 }
 
+// ReleaseProvisionerJob puts an acquired job back in the queue, when its
+// daemon never received it.
+func (s *Store) ReleaseProvisionerJob(ctx context.Context, id, workerID uuid.UUID) error {
+	_, err := s.db.Exec(ctx, `UPDATE provisioner_jobs SET started_at = NULL, worker_id = NULL
+		WHERE id = $1 AND worker_id = $2 AND completed_at IS NULL AND logs_length = 0`, id, workerID)
+	if err != nil {
+		return fmt.Errorf("release job: %w", err)
+	}
+	return nil
+}
+
 // GetProvisionerJobByID returns a job.
 func (s *Store) GetProvisionerJobByID(ctx context.Context, id uuid.UUID) (ProvisionerJob, error) {
 	return scanJob(s.db.QueryRow(ctx, `SELECT `+jobColumns+` FROM provisioner_jobs WHERE id = $1`, id))

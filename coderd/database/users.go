@@ -45,6 +45,11 @@ func (s *Store) InsertUser(ctx context.Context, u User) (User, error) {
 	if u.RBACRoles == nil {
 		u.RBACRoles = []string{}
 	}
+	if u.HashedPassword == nil {
+		// A user without a password (login type none): the column is NOT
+		// NULL, and nil would be sent as NULL.
+		u.HashedPassword = []byte{}
+	}
 	row := s.db.QueryRow(ctx, `INSERT INTO users (id, email, username, name, hashed_password, status, rbac_roles, login_type, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING `+userColumns,
 		u.ID, u.Email, u.Username, u.Name, u.HashedPassword, u.Status, u.RBACRoles, u.LoginType, u.CreatedAt)

@@ -105,11 +105,11 @@ func (p *Pubsub) Subscribe(ctx context.Context, channel string, fn Handler) (can
 		p.subs[channel] = set
 	}
 	set[sub] = struct{}{}
-	var ack chan struct{}
-	if !listening {
-		ack = make(chan struct{})
-		p.waiters = append(p.waiters, ack)
-	}
+	// Wait for the listener's acknowledgement even when the channel already
+	// has subscribers: the first one's LISTEN may not be live yet, and
+	// returning early would lose a Publish made right after.
+	ack := make(chan struct{})
+	p.waiters = append(p.waiters, ack)
 	p.mu.Unlock()
 	cancel = func() {
 		p.mu.Lock()
@@ -120,9 +120,6 @@ func (p *Pubsub) Subscribe(ctx context.Context, channel string, fn Handler) (can
 				delete(p.subs, channel)
 			}
 		}
-	}
-	if ack == nil {
-		return cancel, nil
 	}
 	if err := p.Publish(ctx, p.control, nil); err != nil {
 		cancel()

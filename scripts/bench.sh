@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# bench.sh: run the project's headline Go benchmarks and print their figures
+# as a short table. docs/benchmarks.md explains each figure.
+#
+# Usage: scripts/bench.sh [name-regex]
+#   BENCHTIME=3s  default -benchtime for entries that do not set their own
+#   COUNT=1       -count (repeat runs; each run is a table row)
+#   RAW=1         also print go test's own output
+#
+# The benchmarks start a real PostgreSQL (dbtestutil); see
+# scripts/install-postgres.sh. Close other heavy work first: figures from a
+# busy machine are noise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
+export GOFLAGS="${GOFLAGS:--mod=mod}"
+BENCHTIME="${BENCHTIME:-3s}"
+COUNT="${COUNT:-1}"
+FILTER="${1:-.}"
+
+# ---------------------------------------------------------------------------
+# BENCHMARKS: one entry per benchmark, "package BenchmarkName [benchtime]".
+# Add yours here (keep the package path relative, ./...). A benchtime of the
+# form 50x runs exactly that many iterations.
+BENCHMARKS=(
+	"./coderd BenchmarkUsersMe"
+	"./coderd BenchmarkLogin 3s"
+	"./coderd/userpassword BenchmarkHash"
+	"./coderd/rbac BenchmarkAuthorize 1s"
+	"./coderd/database/dbtestutil BenchmarkNewDB"
+)
+# ---------------------------------------------------------------------------
+
+out="$(mktemp)"
+trap 'rm -f "$out" "$out.run"' EXIT
+
+for entry in "${BENCHMARKS[@]}"; do
+	read -r pkg name benchtime <<<"$entry"
+	[[ "$name" =~ $FILTER ]] || continue
+	echo "running $name ($pkg, benchtime ${benchtime:-$BENCHTIME})..." >&2
+	if ! go test -run '^$' -bench "^${name}\$" -benchtime "${benchtime:-$BENCHTIME}" -count "$COUNT" "$pkg" >"$out.run" 2>&1; then
+		cat "$out.run" >&2
+		echo "bench.sh: $name failed" >&2
+		exit 1
+	fi
+	[[ -n "${RAW:-}" ]] && cat "$out.run" >&2
+	grep -E '^Benchmark' "$out.run" >>"$out" || true
+	rm -f "$out.run"
+done
+
+if [[ ! -s "$out" ]]; then
+	echo "bench.sh: no benchmark matched '$FILTER'" >&2
+	exit 1
+fi
+
+echo
+echo "$(go env GOOS)/$(go env GOARCH), $(nproc) CPUs, $(go version | awk '{print $3}'), $(date -u +%Y-%m-%dT%H:%MZ)"
+# A result line is: name iterations (value unit)...; show time/op in a
+# readable unit and every other metric as reported.
+awk '
+function human(ns) {
+	if (ns >= 1e9) return sprintf("%.2fs", ns / 1e9)
+	if (ns >= 1e6) return sprintf("%.2fms", ns / 1e6)
+	if (ns >= 1e3) return sprintf("%.2fµs", ns / 1e3)
+	return sprintf("%.0fns", ns)
+}
+BEGIN { printf "%-34s %10s %12s  %s\n", "benchmark", "runs", "time/op", "other figures" }
+{
+	name = $1; sub(/-[0-9]+$/, "", name)
+	t = ""; extra = ""
+	for (i = 3; i < NF; i += 2) {
+		if ($(i + 1) == "ns/op") t = human($i)
+		else extra = extra sprintf("%s %s   ", $i, $(i + 1))
+	}
+	printf "%-34s %10s %12s  %s\n", name, $2, t, extra
+}' "$out"

@@ -1,0 +1,141 @@
+terraform {
+  required_providers {
+    coder = {
+      source  = "coder/coder"
+      version = "~> 2.20"
+    }
+    docker = {
+      source  = "kreuzwerker/docker"
+      version = "~> 4.6"
+    }
+  }
+}
+
+variable "docker_image" {
+  type        = string
+  description = "Image of the workspace container. The default is built locally by `make workspace-image`; any image with sh, curl or wget and CA certificates works."
+  default     = "coder-workspace:latest"
+}
+
+variable "docker_host" {
+  type        = string
+  description = "Docker daemon to create workspaces on, e.g. unix:///var/run/docker.sock or ssh://user@host. Empty: DOCKER_HOST or the local socket."
+  default     = ""
+}
+
+provider "docker" {
+  host = var.docker_host != "" ? var.docker_host : null
+}
+
+provider "coder" {}
+
+data "coder_provisioner" "me" {}
+data "coder_workspace" "me" {}
+data "coder_workspace_owner" "me" {}
+
+locals {
+  username = data.coder_workspace_owner.me.name
+  # The host part of the access URL, without port or brackets.
+  access_host = lower(regex("^[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^@/]*@)?(\\[[^]]*\\]|[^:/]*)", data.coder_workspace.me.access_url)[0])
+  # A loopback access URL (the default for local use) is only reachable from
+  # the host's own network namespace, so the container joins it. Otherwise
+  # the container gets its own network and reaches a coderd that runs on the
+  # Docker host as host.docker.internal.
+  loopback    = local.access_host == "localhost" || startswith(local.access_host, "127.") || local.access_host == "[::1]"
+  init_script = local.loopback ? coder_agent.main.init_script : replace(coder_agent.main.init_script, "/localhost|127\\.0\\.0\\.1/", "host.docker.internal")
+  container   = "coder-${local.username}-${lower(data.coder_workspace.me.name)}"
+}
+
+resource "coder_agent" "main" {
+  os   = "linux"
+  arch = data.coder_provisioner.me.arch
+  dir  = "/home/coder"
+
+  startup_script = <<-EOT
+    set -e
+    # First start on a new home volume: a minimal profile.
+    if [ ! -f ~/.profile ]; then
+      printf '%s\n' 'export PATH="$HOME/.local/bin:$PATH"' > ~/.profile
+    fi
+    mkdir -p ~/.local/bin
+    echo "workspace ${data.coder_workspace.me.name} is ready"
+  EOT
+
+  # Commits made in the workspace carry the owner's identity.
+  env = {
+    GIT_AUTHOR_NAME     = coalesce(data.coder_workspace_owner.me.full_name, local.username)
+    GIT_AUTHOR_EMAIL    = data.coder_workspace_owner.me.email
+    GIT_COMMITTER_NAME  = coalesce(data.coder_workspace_owner.me.full_name, local.username)
+    GIT_COMMITTER_EMAIL = data.coder_workspace_owner.me.email
+  }
+}
+
+# The home directory outlives stop/start (the container is deleted on stop)
+# and goes away with the workspace.
+resource "docker_volume" "home" {
+  name = "coder-${data.coder_workspace.me.id}-home"
+  # Any change here (the name, or a label after the owner is renamed) would
+  # replace the volume and lose the home directory: never update it.
+  lifecycle {
+    ignore_changes = all
+  }
+  labels {
+    label = "coder.owner"
+    value = local.username
+  }
+  labels {
+    label = "coder.owner_id"
+    value = data.coder_workspace_owner.me.id
+  }
+  labels {
+    label = "coder.workspace_id"
+    value = data.coder_workspace.me.id
+  }
+  labels {
+    label = "coder.workspace_name"
+    value = data.coder_workspace.me.name
+  }
+}
+
+resource "docker_container" "workspace" {
+  count    = data.coder_workspace.me.start_count
+  image    = var.docker_image
+  name     = local.container
+  hostname = data.coder_workspace.me.name
+
+  # The agent's init script downloads the agent from coderd and runs it.
+  entrypoint = ["sh", "-c", local.init_script]
+  env        = ["CODER_AGENT_TOKEN=${coder_agent.main.token}"]
+
+  network_mode = local.loopback ? "host" : "bridge"
+  dynamic "host" {
+    for_each = local.loopback ? [] : [1]
+    content {
+      host = "host.docker.internal"
+      ip   = "host-gateway"
+    }
+  }
+
+  volumes {
+    container_path = "/home/coder"
+    volume_name    = docker_volume.home.name
+    read_only      = false
+  }
+
+  labels {
+    label = "coder.owner"
+    value = local.username
+  }
+  labels {
+    label = "coder.owner_id"
+    value = data.coder_workspace_owner.me.id
+  }
+  labels {
+    label = "coder.workspace_id"
+    value = data.coder_workspace.me.id
+  }
+  labels {
+    label = "coder.workspace_name"
+    value = data.coder_workspace.me.name
+  }
+}
