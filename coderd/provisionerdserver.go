@@ -297,7 +297,11 @@ func (api *API) updateJob(w http.ResponseWriter, r *http.Request) {
 		if l.CreatedAt.IsZero() {
 			l.CreatedAt = api.now()
 		}
-		logs = append(logs, database.ProvisionerJobLog{CreatedAt: l.CreatedAt, Source: string(codersdk.LogSourceProvisioner),
+		source := codersdk.LogSourceProvisioner
+		if l.Source == codersdk.LogSourceProvisionerDaemon {
+			source = codersdk.LogSourceProvisionerDaemon
+		}
+		logs = append(logs, database.ProvisionerJobLog{CreatedAt: l.CreatedAt, Source: string(source),
 			Level: string(l.Level), Stage: truncate(l.Stage, 128), Output: truncate(l.Output, maxLogLineBytes)})
 	}
 	canceled, err := api.opts.DB.HeartbeatProvisionerJob(ctx, jobID, req.DaemonID, api.now())

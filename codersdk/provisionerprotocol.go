@@ -31,6 +31,9 @@ type ProvisionerLog struct {
 	// "Planning", "Applying", ...), so the dashboard can group lines.
 	Stage  string `json:"stage"`
 	Output string `json:"output"`
+	// Source is who wrote the line: the daemon itself or the provisioner
+	// (Terraform); empty means the provisioner.
+	Source LogSource `json:"log_source,omitempty"`
 }
 
 // ProvisionerResource is one infrastructure object (anything but the coder

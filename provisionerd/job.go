@@ -169,6 +169,7 @@ func (j *jobRun) daemonLog(stage string, level codersdk.ProvisionerLogLevel, for
 		Level:     level,
 		Stage:     stage,
 		Output:    fmt.Sprintf(format, args...),
+		Source:    codersdk.LogSourceProvisionerDaemon,
 	})
 }
 

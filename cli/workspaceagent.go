@@ -1,0 +1,356 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/opencoder/coder/agentconn"
+	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/tailnet"
+)
+
+// This file holds what ssh, port-forward, ping and speedtest share: turning
+// a WS[.AGENT] argument into an agent, waiting until that agent can take a
+// connection (with a progress line on stderr), and joining its tailnet.
+
+// agentPollInterval is how often the wait loop asks coderd about the agent.
+const agentPollInterval = 500 * time.Millisecond
+
+// defaultConnectTimeout bounds the wait for an agent to connect to coderd
+// and answer over the tailnet (a build in progress does not count).
+const defaultConnectTimeout = 10 * time.Minute
+
+// agentTarget is the agent a WS[.AGENT] argument names.
+type agentTarget struct {
+	Workspace codersdk.Workspace
+	Agent     codersdk.WorkspaceAgent
+	// AgentName is what the user asked for ("" when the workspace's only
+	// agent was picked).
+	AgentName string
+}
+
+// label names the target for people: "owner/ws", or "owner/ws.agent" when
+// an agent was named.
+func (t agentTarget) label() string {
+	l := t.Workspace.OwnerName + "/" + t.Workspace.Name
+	if t.AgentName != "" {
+		l += "." + t.AgentName
+	}
+	return l
+}
+
+// splitAgentArg reads "[owner/]workspace[.agent]". Workspace names cannot
+// hold dots, so the first dot after the owner starts the agent name.
+func splitAgentArg(arg string) (owner, workspace, agent string, err error) {
+	owner, rest := codersdk.Me, arg
+	if o, r, ok := strings.Cut(arg, "/"); ok {
+		owner, rest = o, r
+		if owner == "" {
+			owner = codersdk.Me
+		}
+	}
+	workspace, agent, _ = strings.Cut(rest, ".")
+	if workspace == "" || strings.Contains(rest, "/") {
+		return "", "", "", fmt.Errorf("%q is not a workspace: use NAME, OWNER/NAME, or either followed by .AGENT", arg)
+	}
+	return owner, workspace, agent, nil
+}
+
+// lookupWorkspace fetches the workspace an argument names.
+func lookupWorkspace(ctx context.Context, client *codersdk.Client, owner, name, arg string) (codersdk.Workspace, error) {
+	ws, err := client.WorkspaceByOwnerAndName(ctx, owner, name)
+	if codersdk.IsStatus(err, http.StatusNotFound) {
+		return ws, fmt.Errorf("workspace %q not found: 'coder list' shows your workspaces", arg)
+	}
+	if err != nil {
+		return ws, fmt.Errorf("get workspace %s: %w", arg, err)
+	}
+	return ws, nil
+}
+
+// pickAgent chooses the agent named name (or the only one) among the
+// agents of the workspace's latest build.
+func pickAgent(ws codersdk.Workspace, name string) (codersdk.WorkspaceAgent, error) {
+	var agents []codersdk.WorkspaceAgent
+	for _, res := range ws.LatestBuild.Resources {
+		agents = append(agents, res.Agents...)
+	}
+	label := ws.OwnerName + "/" + ws.Name
+	names := make([]string, 0, len(agents))
+	for _, a := range agents {
+		if name != "" && strings.EqualFold(a.Name, name) {
+			return a, nil
+		}
+		names = append(names, a.Name)
+	}
+	slices.Sort(names)
+	switch {
+	case len(agents) == 0:
+		return codersdk.WorkspaceAgent{}, fmt.Errorf("workspace %s has no agent: its template defines no coder_agent", label)
+	case name != "":
+		return codersdk.WorkspaceAgent{}, fmt.Errorf("workspace %s has no agent %q; its agents: %s", label, name, strings.Join(names, ", "))
+	case len(agents) > 1:
+		return codersdk.WorkspaceAgent{}, fmt.Errorf("workspace %s has several agents (%s): pick one with %s.AGENT", label, strings.Join(names, ", "), ws.Name)
+	}
+	return agents[0], nil
+}
+
+// waitMode is the --wait flag: whether to wait for startup scripts.
+type waitMode string
+
+const (
+	waitYes  waitMode = "yes"
+	waitNo   waitMode = "no"
+	waitAuto waitMode = "auto"
+)
+
+// String, Set and Type make waitMode a pflag.Value that rejects bad values.
+func (m *waitMode) String() string { return string(*m) }
+
+func (m *waitMode) Set(s string) error {
+	switch v := waitMode(strings.ToLower(s)); v {
+	case waitYes, waitNo, waitAuto:
+		*m = v
+		return nil
+	}
+	return fmt.Errorf("%q is not yes, no or auto", s)
+}
+
+func (m *waitMode) Type() string { return "yes|no|auto" }
+
+// agentWait says how long and for what awaitAgent waits.
+type agentWait struct {
+	// Scripts is whether to wait for the startup scripts. auto is yes
+	// today: the API does not say yet which scripts block login.
+	Scripts waitMode
+	// ConnectTimeout bounds the wait for the agent to connect (and, in
+	// dialAgent, to answer over the tailnet); 0 waits forever.
+	ConnectTimeout time.Duration
+	// Progress receives the progress lines; nil is quiet.
+	Progress io.Writer
+}
+
+// progress prints each distinct step once.
+type progress struct {
+	w    io.Writer
+	last string
+}
+
+func (p *progress) step(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if p.w == nil || msg == p.last {
+		return
+	}
+	p.last = msg
+	fmt.Fprintln(p.w, msg)
+}
+
+// awaitAgent re-reads the workspace until its build is running and the
+// chosen agent is connected and, unless told not to, has run its startup
+// scripts. Errors say what the user can do (start a stopped workspace, look
+// at the build logs).
+func awaitAgent(ctx context.Context, client *codersdk.Client, target agentTarget, opts agentWait) (agentTarget, error) {
+	p := &progress{w: opts.Progress}
+	var connectDeadline time.Time // set when the build is done
+	label := target.Workspace.OwnerName + "/" + target.Workspace.Name
+	for first := true; ; first = false {
+		if !first {
+			t := time.NewTimer(agentPollInterval)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return target, ctx.Err()
+			case <-t.C:
+			}
+			ws, err := client.Workspace(ctx, target.Workspace.ID)
+			if err != nil {
+				return target, fmt.Errorf("get workspace %s: %w", label, err)
+			}
+			target.Workspace = ws
+		}
+		b := target.Workspace.LatestBuild
+		switch b.Status {
+		case codersdk.WorkspaceStatusPending, codersdk.WorkspaceStatusStarting:
+			p.step("Waiting for the workspace to start (build #%d is %s)...", b.BuildNumber, b.Status)
+			continue
+		case codersdk.WorkspaceStatusRunning:
+		case codersdk.WorkspaceStatusStopping, codersdk.WorkspaceStatusStopped:
+			return target, fmt.Errorf("workspace %s is %s: start it with 'coder start %s'", label, b.Status, target.Workspace.Name)
+		case codersdk.WorkspaceStatusDeleting, codersdk.WorkspaceStatusDeleted:
+			return target, fmt.Errorf("workspace %s is %s", label, b.Status)
+		default: // failed, canceling, canceled
+			return target, fmt.Errorf("the latest build (#%d, %s) of workspace %s is %s: 'coder logs %s' shows why; 'coder start %s' tries again",
+				b.BuildNumber, b.Transition, label, b.Status, target.Workspace.Name, target.Workspace.Name)
+		}
+		// Agent IDs change with every build: find it again by name.
+		a, err := pickAgent(target.Workspace, target.Agent.Name)
+		if err != nil {
+			return target, err
+		}
+		target.Agent = a
+		if connectDeadline.IsZero() && opts.ConnectTimeout > 0 {
+			connectDeadline = time.Now().Add(opts.ConnectTimeout)
+		}
+		switch a.Status {
+		case codersdk.WorkspaceAgentConnecting:
+			p.step("Waiting for the agent to connect...")
+		case codersdk.WorkspaceAgentTimeout:
+			p.step("The agent has not connected within its connection timeout (%ds). Still waiting; check that the workspace's machine runs the agent and reaches %s.",
+				a.ConnectionTimeout, client.URL)
+		case codersdk.WorkspaceAgentDisconnected:
+			p.step("The agent is disconnected; waiting for it to reconnect...")
+		case codersdk.WorkspaceAgentConnected:
+			done, err := lifecycleDone(target, opts.Scripts, p)
+			if done || err != nil {
+				return target, err
+			}
+			continue // scripts are not bound by the connect timeout
+		}
+		if !connectDeadline.IsZero() && time.Now().After(connectDeadline) {
+			return target, fmt.Errorf("agent %s of workspace %s is %s after %s: check that the workspace's machine is up, runs the agent and reaches %s",
+				a.Name, label, a.Status, opts.ConnectTimeout, client.URL)
+		}
+	}
+}
+
+// lifecycleDone decides, for a connected agent, whether the wait is over.
+func lifecycleDone(target agentTarget, mode waitMode, p *progress) (bool, error) {
+	a := target.Agent
+	label := target.label()
+	switch a.LifecycleState {
+	case codersdk.WorkspaceAgentLifecycleReady:
+		return true, nil
+	case codersdk.WorkspaceAgentLifecycleCreated, codersdk.WorkspaceAgentLifecycleStarting:
+		if mode == waitNo {
+			p.step("Startup scripts are still running; %s may not be fully set up yet.", label)
+			return true, nil
+		}
+		p.step("Running startup scripts...")
+		return false, nil
+	case codersdk.WorkspaceAgentLifecycleStartError:
+		p.step("Warning: a startup script of %s failed; the workspace may be incomplete ('coder logs' shows the build, the dashboard the script output).", label)
+		return true, nil
+	case codersdk.WorkspaceAgentLifecycleStartTimeout:
+		p.step("Warning: the startup scripts of %s timed out; the workspace may be incomplete.", label)
+		return true, nil
+	default: // shutting down or off
+		return false, fmt.Errorf("the agent of %s is %s: the workspace is stopping; start it again with 'coder start %s'",
+			label, strings.ReplaceAll(string(a.LifecycleState), "_", " "), target.Workspace.Name)
+	}
+}
+
+// dialOptions configure dialAgent.
+type dialOptions struct {
+	agentWait
+	// BlockEndpoints keeps traffic on DERP.
+	BlockEndpoints bool
+	Logger         *slog.Logger
+}
+
+// dialAgent resolves arg, waits for its agent and joins the tailnet. The
+// caller closes the Conn.
+func dialAgent(ctx context.Context, client *codersdk.Client, arg string, opts dialOptions) (agentTarget, *agentconn.Conn, error) {
+	owner, name, agentName, err := splitAgentArg(arg)
+	if err != nil {
+		return agentTarget{}, nil, err
+	}
+	ws, err := lookupWorkspace(ctx, client, owner, name, arg)
+	if err != nil {
+		return agentTarget{}, nil, err
+	}
+	target := agentTarget{Workspace: ws, AgentName: agentName, Agent: codersdk.WorkspaceAgent{Name: agentName}}
+	if ws.LatestBuild.Status == codersdk.WorkspaceStatusRunning {
+		// Fail at once on a bad agent name or an ambiguous workspace.
+		if target.Agent, err = pickAgent(ws, agentName); err != nil {
+			return target, nil, err
+		}
+	}
+	target, err = awaitAgent(ctx, client, target, opts.agentWait)
+	if err != nil {
+		return target, nil, err
+	}
+	conn, err := agentconn.Dial(ctx, client, target.Agent.ID, agentconn.Options{Logger: opts.Logger, BlockEndpoints: opts.BlockEndpoints})
+	if err != nil {
+		return target, nil, explainDialError(target, err)
+	}
+	reachCtx := ctx
+	if opts.ConnectTimeout > 0 {
+		var cancel context.CancelFunc
+		reachCtx, cancel = context.WithTimeout(ctx, opts.ConnectTimeout)
+		defer cancel()
+	}
+	if !conn.AwaitReachable(reachCtx) {
+		_ = conn.Close()
+		if ctx.Err() != nil {
+			return target, nil, ctx.Err()
+		}
+		return target, nil, fmt.Errorf("the agent of %s is connected to coderd but did not answer over the tailnet within %s: "+
+			"the workspace may not reach %s's DERP relay (see 'coder ping %s')", target.label(), opts.ConnectTimeout, client.URL, target.label())
+	}
+	return target, conn, nil
+}
+
+// explainDialError keeps coderd's own words when it refuses the connection
+// (a browser-only deployment answers 409 with an explanation).
+func explainDialError(target agentTarget, err error) error {
+	var sdkErr *codersdk.Error
+	if errors.As(err, &sdkErr) {
+		msg := sdkErr.Message
+		if sdkErr.Detail != "" {
+			msg += " " + sdkErr.Detail
+		}
+		return &refusedError{msg: fmt.Sprintf("connect to %s: %s", target.label(), msg), err: err}
+	}
+	return fmt.Errorf("connect to %s: %w", target.label(), err)
+}
+
+// refusedError shows coderd's message without the request line, and keeps
+// the *codersdk.Error in the chain for errors.As.
+type refusedError struct {
+	msg string
+	err error
+}
+
+func (e *refusedError) Error() string { return e.msg }
+func (e *refusedError) Unwrap() error { return e.err }
+
+// regionNames maps DERP region IDs to "999 (coder)" style labels, from the
+// map coderd hands to clients.
+func regionNames(ctx context.Context, client *codersdk.Client, agent codersdk.WorkspaceAgent) map[int]string {
+	out := map[int]string{}
+	info, err := client.WorkspaceAgentConnectionInfo(ctx, agent.ID)
+	if err != nil {
+		return out
+	}
+	m, err := tailnet.ParseDERPMap(info.DERPMap)
+	if err != nil || m == nil {
+		return out
+	}
+	for id, r := range m.Regions {
+		if r != nil && r.RegionCode != "" {
+			out[id] = r.RegionCode
+		}
+	}
+	return out
+}
+
+// describePath says how packets reach the agent, for people.
+func describePath(direct bool, endpoint string, region int, names map[int]string) string {
+	if direct {
+		if endpoint == "" {
+			return "p2p"
+		}
+		return "p2p via " + endpoint
+	}
+	if n, ok := names[region]; ok {
+		return fmt.Sprintf("via DERP region %d (%s)", region, n)
+	}
+	return fmt.Sprintf("via DERP region %d", region)
+}
