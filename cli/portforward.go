@@ -139,14 +139,14 @@ func parsePortRange(s string, allowZero bool) (from, to uint16, err error) {
 	if !isRange {
 		b = a
 	}
-	min := 1
+	lowest := 1
 	if allowZero && !isRange {
-		min = 0
+		lowest = 0
 	}
 	parse := func(v string) (uint16, error) {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < min || n > 65535 {
-			return 0, fmt.Errorf("port %q is not a number from %d to 65535", v, min)
+		if err != nil || n < lowest || n > 65535 {
+			return 0, fmt.Errorf("port %q is not a number from %d to 65535", v, lowest)
 		}
 		return uint16(n), nil
 	}

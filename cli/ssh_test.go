@@ -1,0 +1,299 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/opencoder/coder/agent"
+	"github.com/opencoder/coder/cli"
+	"github.com/opencoder/coder/coderd/coderdtest"
+	"github.com/opencoder/coder/codersdk"
+)
+
+// netDeployment is a real coderd (with its DERP and STUN on loopback) and
+// a CLI config dir logged in as its owner. Workspaces are built by the
+// test playing the provisioner daemon; their agents run in this process,
+// so "inside the workspace" is this machine's loopback.
+type netDeployment struct {
+	t         *testing.T
+	owner     *codersdk.Client
+	daemon    *codersdk.Client
+	template  codersdk.Template
+	configDir string
+}
+
+// testAgent is one coder_agent of a test workspace.
+type testAgent struct {
+	name    string
+	scripts []codersdk.ProvisionerScript
+}
+
+func newNetDeployment(t *testing.T, opts *coderdtest.Options) *netDeployment {
+	t.Helper()
+	if opts == nil {
+		opts = &coderdtest.Options{}
+	}
+	opts.ProvisionerPSK = coderdtest.TestPSK
+	owner, _ := coderdtest.New(t, opts)
+	first := coderdtest.CreateFirstUser(t, owner)
+	d := &netDeployment{t: t, owner: owner, daemon: coderdtest.DaemonClient(owner), configDir: t.TempDir()}
+	ctx := coderdtest.Context(t, time.Minute)
+	v := coderdtest.CreateTemplateVersion(t, owner, first.OrganizationID, map[string]string{"main.tf": "terraform {}"}, nil)
+	coderdtest.CompleteImport(t, d.daemon, nil)
+	var err error
+	d.template, err = owner.CreateTemplate(ctx, first.OrganizationID, codersdk.CreateTemplateRequest{Name: "net", VersionID: v.ID})
+	require.NoError(t, err)
+	// The CLI's saved session, as 'coder login' leaves it.
+	require.NoError(t, os.WriteFile(filepath.Join(d.configDir, "url"), []byte(owner.URL.String()), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(d.configDir, "session"), []byte(owner.SessionToken()), 0o600))
+	return d
+}
+
+// createWorkspace makes a running workspace whose build reported agents
+// (one "main" agent when none are given) and returns their tokens by name.
+func (d *netDeployment) createWorkspace(name string, agents ...testAgent) map[string]string {
+	d.t.Helper()
+	ctx := coderdtest.Context(d.t, time.Minute)
+	if len(agents) == 0 {
+		agents = []testAgent{{name: "main"}}
+	}
+	ws, err := d.owner.CreateUserWorkspace(ctx, codersdk.Me, codersdk.CreateWorkspaceRequest{TemplateID: d.template.ID, Name: name})
+	require.NoError(d.t, err)
+	tokens := map[string]string{}
+	var pa []codersdk.ProvisionerAgent
+	for _, a := range agents {
+		tokens[a.name] = uuid.NewString()
+		pa = append(pa, codersdk.ProvisionerAgent{Name: a.name, Token: tokens[a.name], Auth: "token", OS: "linux", Arch: "amd64",
+			Directory: d.t.TempDir(), Scripts: a.scripts})
+	}
+	daemonID := uuid.New()
+	job := coderdtest.AcquireJob(d.t, d.daemon, daemonID, nil)
+	require.NotNil(d.t, job.WorkspaceBuild)
+	require.Equal(d.t, ws.Name, job.WorkspaceBuild.WorkspaceName, "the job is this workspace's build")
+	require.NoError(d.t, d.daemon.CompleteJob(ctx, job.JobID, codersdk.CompleteJobRequest{DaemonID: daemonID, WorkspaceBuild: &codersdk.CompletedWorkspaceBuild{
+		State: []byte("{}"), Resources: []codersdk.ProvisionerResource{{Name: "box", Type: "docker_container", Agents: pa}},
+	}}))
+	return tokens
+}
+
+// stopWorkspace runs a stop build to its end.
+func (d *netDeployment) stopWorkspace(name string) {
+	d.t.Helper()
+	ctx := coderdtest.Context(d.t, time.Minute)
+	ws, err := d.owner.WorkspaceByOwnerAndName(ctx, codersdk.Me, name)
+	require.NoError(d.t, err)
+	_, err = d.owner.CreateWorkspaceBuild(ctx, ws.ID, codersdk.CreateWorkspaceBuildRequest{Transition: codersdk.WorkspaceTransitionStop})
+	require.NoError(d.t, err)
+	daemonID := uuid.New()
+	job := coderdtest.AcquireJob(d.t, d.daemon, daemonID, nil)
+	require.NoError(d.t, d.daemon.CompleteJob(ctx, job.JobID, codersdk.CompleteJobRequest{DaemonID: daemonID,
+		WorkspaceBuild: &codersdk.CompletedWorkspaceBuild{State: []byte("{}")}}))
+}
+
+// startAgent runs an agent with token until the test ends.
+func (d *netDeployment) startAgent(token string) {
+	d.t.Helper()
+	client := codersdk.New(d.owner.URL)
+	client.SetSessionToken(token)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- agent.New(agent.Options{Client: client, Logger: slog.New(slog.DiscardHandler)}).Run(ctx)
+	}()
+	d.t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(d.t, err)
+		case <-time.After(time.Minute):
+			d.t.Error("agent did not stop")
+		}
+	})
+}
+
+// syncBuffer is a buffer the CLI writes while the test reads.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// bgRun is a CLI invocation running in the background.
+type bgRun struct {
+	stdout, stderr syncBuffer
+	done           chan struct{}
+	code           int
+}
+
+// start runs `coder args...` in-process as the owner; stdin nil is empty.
+func (d *netDeployment) start(ctx context.Context, stdin io.Reader, args ...string) *bgRun {
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	r := &bgRun{done: make(chan struct{})}
+	args = append([]string{"--global-config", d.configDir}, args...)
+	go func() {
+		defer close(r.done)
+		r.code = cli.Main(ctx, args, stdin, &r.stdout, &r.stderr, func(string) string { return "" })
+	}()
+	return r
+}
+
+// wait returns the exit code once the command has ended.
+func (r *bgRun) wait(t *testing.T, ctx context.Context) int {
+	t.Helper()
+	select {
+	case <-r.done:
+		return r.code
+	case <-ctx.Done():
+		t.Fatalf("command did not end: %v\nstdout:\n%s\nstderr:\n%s", ctx.Err(), r.stdout.String(), r.stderr.String())
+		return -1
+	}
+}
+
+// waitFor waits until w holds s.
+func (r *bgRun) waitFor(t *testing.T, w *syncBuffer, s string) {
+	t.Helper()
+	require.Eventually(t, func() bool { return strings.Contains(w.String(), s) }, time.Minute, 10*time.Millisecond,
+		"waiting for %q\nstdout:\n%s\nstderr:\n%s", s, r.stdout.String(), r.stderr.String())
+}
+
+// run runs `coder args...` to its end.
+func (d *netDeployment) run(t *testing.T, ctx context.Context, stdin io.Reader, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	r := d.start(ctx, stdin, args...)
+	code = r.wait(t, ctx)
+	return code, r.stdout.String(), r.stderr.String()
+}
+
+func TestSSHExec(t *testing.T) {
+	t.Parallel()
+	d := newNetDeployment(t, nil)
+	tokens := d.createWorkspace("ws")
+	d.startAgent(tokens["main"])
+
+	cases := []struct {
+		name   string
+		args   []string
+		stdin  string
+		code   int
+		stdout string
+	}{
+		{name: "echo", args: []string{"ws", "--", "echo", "ok"}, stdout: "ok\n"},
+		{name: "exit code", args: []string{"ws", "--", "sh", "-c", "exit 7"}, code: 7},
+		{name: "argument list is kept", args: []string{"ws", "--", "printf", "%s|", "a b", "it's", "$HOME"}, stdout: "a b|it's|$HOME|"},
+		{name: "one argument is a command line", args: []string{"ws", "--", "echo abc | tr a-c x-z"}, stdout: "xyz\n"},
+		{name: "stdin", args: []string{"ws", "--", "cat"}, stdin: "hello\nworld\n", stdout: "hello\nworld\n"},
+		{name: "env", args: []string{"ws", "-e", "GREETING=hi there", "--", "echo $GREETING"}, stdout: "hi there\n"},
+		{name: "owner and agent named", args: []string{"admin/ws.main", "--", "echo", "named"}, stdout: "named\n"},
+		{name: "stderr stays apart", args: []string{"ws", "--", "echo out; echo err >&2; exit 3"}, code: 3, stdout: "out\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := coderdtest.Context(t, 2*time.Minute)
+			code, stdout, stderr := d.run(t, ctx, strings.NewReader(c.stdin), append([]string{"ssh"}, c.args...)...)
+			require.Equal(t, c.code, code, "stdout: %s\nstderr: %s", stdout, stderr)
+			require.Equal(t, c.stdout, stdout, "stderr: %s", stderr)
+		})
+	}
+}
+
+// TestSSHWaits starts `coder ssh` before the agent runs: it shows that it
+// waits for the agent, then for the startup script, then runs the command.
+func TestSSHWaits(t *testing.T) {
+	t.Parallel()
+	d := newNetDeployment(t, nil)
+	gate := filepath.Join(t.TempDir(), "go-on")
+	tokens := d.createWorkspace("ws", testAgent{name: "main", scripts: []codersdk.ProvisionerScript{{
+		DisplayName: "Startup Script", RunOnStart: true,
+		Script: "while [ ! -e '" + gate + "' ]; do sleep 0.05; done; echo set-up > marker",
+	}}})
+	ctx := coderdtest.Context(t, 2*time.Minute)
+	r := d.start(ctx, nil, "ssh", "ws", "--", "cat marker")
+	r.waitFor(t, &r.stderr, "Waiting for the agent to connect...")
+	d.startAgent(tokens["main"])
+	r.waitFor(t, &r.stderr, "Running startup scripts...")
+	require.NoError(t, os.WriteFile(gate, nil, 0o600))
+	require.Equal(t, 0, r.wait(t, ctx), r.stderr.String())
+	require.Equal(t, "set-up\n", r.stdout.String(), "the command ran after the startup script")
+
+	// --quiet prints no progress.
+	code, stdout, stderr := d.run(t, ctx, nil, "ssh", "-q", "ws", "--", "echo", "quiet")
+	require.Equal(t, 0, code, stderr)
+	require.Equal(t, "quiet\n", stdout)
+	require.Empty(t, stderr)
+}
+
+func TestSSHErrors(t *testing.T) {
+	t.Parallel()
+	d := newNetDeployment(t, nil)
+	d.createWorkspace("lonely") // its agent never starts
+	d.createWorkspace("stopped")
+	d.stopWorkspace("stopped")
+	tokens := d.createWorkspace("multi", testAgent{name: "front"}, testAgent{name: "back"})
+	d.startAgent(tokens["back"])
+
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"agent never connects", []string{"lonely", "--connect-timeout", "1s"}, "agent main of workspace admin/lonely is connecting after 1s"},
+		{"stopped", []string{"stopped"}, "workspace admin/stopped is stopped: start it with 'coder start stopped'"},
+		{"not found", []string{"nope"}, `workspace "nope" not found`},
+		{"several agents", []string{"multi"}, "workspace admin/multi has several agents (back, front): pick one with multi.AGENT"},
+		{"unknown agent", []string{"multi.side"}, `workspace admin/multi has no agent "side"; its agents: back, front`},
+		{"bad wait", []string{"multi.back", "--wait", "maybe"}, `"maybe" is not yes, no or auto`},
+		{"bad env", []string{"multi.back", "-e", "NOEQUALS"}, `--env "NOEQUALS": want KEY=VALUE`},
+		{"stdio with command", []string{"--stdio", "multi.back", "--", "ls"}, "--stdio takes no command"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := coderdtest.Context(t, time.Minute)
+			code, _, stderr := d.run(t, ctx, nil, append([]string{"ssh"}, c.args...)...)
+			require.Equal(t, 1, code)
+			require.Contains(t, stderr, c.want)
+		})
+	}
+
+	// The named agent works.
+	ctx := coderdtest.Context(t, time.Minute)
+	code, stdout, stderr := d.run(t, ctx, nil, "ssh", "multi.back", "--", "echo", "back")
+	require.Equal(t, 0, code, stderr)
+	require.Equal(t, "back\n", stdout)
+}
+
+func TestSSHBrowserOnly(t *testing.T) {
+	t.Parallel()
+	d := newNetDeployment(t, &coderdtest.Options{BrowserOnly: true})
+	d.startAgent(d.createWorkspace("ws")["main"])
+	ctx := coderdtest.Context(t, time.Minute)
+	code, _, stderr := d.run(t, ctx, nil, "ssh", "ws", "--", "true")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "connect to admin/ws: This deployment only allows connections from the browser.")
+	require.NotContains(t, stderr, "GET ", "coderd's message is shown without the request line")
+}
