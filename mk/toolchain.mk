@@ -3,7 +3,7 @@
 # relative to the repository root whatever the current directory.
 #
 #   make toolchain         terraform + providers built from the Go module proxy
-#                          into .toolchain/ (a filesystem mirror), ~10 min cold,
+#                          into .toolchain/ (a filesystem mirror), 10-20 min cold,
 #                          about a second when up to date
 #   make workspace-image   the local Docker image coder-workspace:latest
 #   make test-templates    the template tests (needs both of the above)

@@ -18,7 +18,7 @@
 # Environment:
 #   TOOLCHAIN_DIR              where to build (default <repo>/.toolchain)
 #   TOOLCHAIN_BUILD_TERRAFORM=1  build terraform from source even if PATH has one
-#   TOOLCHAIN_SKIP_KUBERNETES=1  leave the kubernetes provider out (~3 min)
+#   TOOLCHAIN_SKIP_KUBERNETES=1  leave the kubernetes provider out (saves ~4 min)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -105,11 +105,11 @@ step_terraform() {
 	if ! fresh terraform-build "$key" || [[ ! -x "$built" ]]; then
 		need_go
 		log "building terraform $TERRAFORM_VERSION from source (~4 min)..."
-		local t0=$SECONDS gobin=$dir/terraform/.gobin
+		local t0=$SECONDS gobin=$dir/terraform/.gobin goflags=${GOFLAGS:-}
 		rm -rf "$gobin"
 		mkdir -p "$gobin" "$(dirname "$built")"
 		# go install pkg@version uses the module's own go.mod: no -mod flag.
-		GOBIN=$gobin GOFLAGS="${GOFLAGS//-mod=mod/}" \
+		GOBIN=$gobin GOFLAGS="${goflags//-mod=mod/}" \
 			go install -trimpath -ldflags='-s -w' "github.com/hashicorp/terraform@v$TERRAFORM_VERSION" ||
 			die "go install github.com/hashicorp/terraform@v$TERRAFORM_VERSION failed"
 		mv "$gobin/terraform" "$built"

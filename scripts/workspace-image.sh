@@ -165,7 +165,7 @@ main() {
 	if [[ -n "$old_id" && "$old_id" != "$new_id" ]]; then
 		docker image rm "$old_id" >/dev/null 2>&1 || true
 	fi
-	rm -rf "$work/debs" "$work/rootfs"
+	rm -rf "$work/debs" "$work/rootfs" "$work/context"
 	log "built $image"
 }
 

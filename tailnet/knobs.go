@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync"
 
 	"tailscale.com/envknob"
 	"tailscale.com/net/netns"
@@ -39,11 +40,19 @@ func applyProcessKnobs() {
 // a process cannot mix plain-HTTP and HTTPS DERP regions. An https:// URL
 // leaves the switch alone, so that one http deployment in a process (for
 // example a test) is not broken by another caller.
+//
+// The knob is written at most once per process: upstream reads it without
+// a lock from running DERP clients, so rewriting it (even with the same
+// value) while other nodes run is a data race.
 func ConfigureDERPScheme(serverURL *url.URL) {
 	if serverURL != nil && strings.EqualFold(serverURL.Scheme, "http") {
-		envknob.Setenv("TS_DEBUG_USE_DERP_HTTP", "true")
+		derpHTTPOnce.Do(func() { envknob.Setenv("TS_DEBUG_USE_DERP_HTTP", "true") })
 	}
 }
+
+// derpHTTPOnce guards the process-wide knob above; it is package state only
+// because the knob itself is process-wide.
+var derpHTTPOnce, derpWSOnce sync.Once
 
 // derpOverHTTP reports whether ConfigureDERPScheme switched DERP to HTTP.
 func derpOverHTTP() bool {
@@ -58,7 +67,7 @@ func enableDERPWebSockets() error {
 	if !derpWebSocketsCompiled {
 		return fmt.Errorf("DERP over websockets needs a binary built with -tags ts_debug_websockets")
 	}
-	envknob.Setenv("TS_DEBUG_DERP_WS_CLIENT", "true")
+	derpWSOnce.Do(func() { envknob.Setenv("TS_DEBUG_DERP_WS_CLIENT", "true") })
 	return nil
 }
 

@@ -23,7 +23,7 @@ type toolchain struct {
 	mirror    string // .toolchain/mirror
 }
 
-func requireToolchain(t *testing.T) toolchain {
+func requireToolchain(t testing.TB) toolchain {
 	t.Helper()
 	root, err := filepath.Abs("..")
 	require.NoError(t, err)
@@ -119,4 +119,27 @@ func TestTerraformValidate(t *testing.T) {
 	}
 	// make toolchain always mirrors the docker template's providers.
 	require.True(t, validated["docker"], "the docker template's providers are missing from %s: run `make toolchain`", tc.mirror)
+}
+
+// BenchmarkTerraformInitFromMirror measures `terraform init` of the docker
+// template with providers from the offline mirror (docs/toolchain.md quotes
+// it).
+func BenchmarkTerraformInitFromMirror(b *testing.B) {
+	tc := requireToolchain(b)
+	dir := b.TempDir()
+	require.NoError(b, templates.Write("docker", dir))
+	ctx, cancel := context.WithTimeout(b.Context(), 10*time.Minute)
+	defer cancel()
+	env := tc.env()
+	start := time.Now()
+	n := 0
+	for b.Loop() {
+		require.NoError(b, os.RemoveAll(filepath.Join(dir, ".terraform")))
+		require.NoError(b, os.RemoveAll(filepath.Join(dir, ".terraform.lock.hcl")))
+		if out, err := tc.try(ctx, dir, env, "init", "-input=false", "-backend=false"); err != nil {
+			b.Fatalf("terraform init: %v\n%s", err, out)
+		}
+		n++
+	}
+	b.ReportMetric(time.Since(start).Seconds()/float64(n), "s/init")
 }
