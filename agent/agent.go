@@ -87,7 +87,9 @@ func New(opts Options) *Agent {
 // Run runs the agent until ctx ends (SIGTERM in `coder agent`), then shuts
 // down: run-on-stop scripts, lifecycle off, servers closed.
 func (a *Agent) Run(ctx context.Context) error {
-	m, err := retry(ctx, a.log, "fetch manifest", func() (codersdk.AgentManifest, error) {
+	// A 401 is retried too: the container may start while its build is
+	// still being recorded, before coderd knows the new agent token.
+	m, err := retryAll(ctx, a.log, "fetch manifest", func() (codersdk.AgentManifest, error) {
 		return a.opts.Client.AgentManifest(ctx)
 	})
 	if err != nil {
@@ -346,14 +348,25 @@ func (a *Agent) portsLoop(ctx context.Context) {
 // retry calls fn with exponential backoff until it succeeds, ctx ends, or
 // the error is a 4xx other than 408/429 (which retrying cannot fix).
 func retry[T any](ctx context.Context, log *slog.Logger, what string, fn func() (T, error)) (T, error) {
+	return retryIf(ctx, log, what, fn, func(err error) bool {
+		var apiErr *codersdk.Error
+		return !(errors.As(err, &apiErr) && apiErr.StatusCode() >= 400 && apiErr.StatusCode() < 500 && apiErr.StatusCode() != 408 && apiErr.StatusCode() != 429)
+	})
+}
+
+// retryAll retries every error until ctx ends.
+func retryAll[T any](ctx context.Context, log *slog.Logger, what string, fn func() (T, error)) (T, error) {
+	return retryIf(ctx, log, what, fn, func(error) bool { return true })
+}
+
+func retryIf[T any](ctx context.Context, log *slog.Logger, what string, fn func() (T, error), retryable func(error) bool) (T, error) {
 	backoff := 250 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		v, err := fn()
 		if err == nil {
 			return v, nil
 		}
-		var apiErr *codersdk.Error
-		if errors.As(err, &apiErr) && apiErr.StatusCode() >= 400 && apiErr.StatusCode() < 500 && apiErr.StatusCode() != 408 && apiErr.StatusCode() != 429 {
+		if !retryable(err) {
 			return v, fmt.Errorf("%s: %w", what, err)
 		}
 		if attempt == 1 || attempt%10 == 0 {

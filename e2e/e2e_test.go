@@ -190,6 +190,9 @@ func docker(t *testing.T, args ...string) string {
 // cleanupDocker removes whatever a workspace left behind.
 func cleanupDocker(t *testing.T, owner, ws string) {
 	t.Cleanup(func() {
+		if t.Failed() {
+			dumpContainers(t, owner, ws)
+		}
 		ids, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=coder.owner="+owner, "--filter", "label=coder.workspace_name="+ws).Output()
 		for _, id := range strings.Fields(string(ids)) {
 			_ = exec.Command("docker", "rm", "-f", id).Run()
@@ -199,6 +202,17 @@ func cleanupDocker(t *testing.T, owner, ws string) {
 			_ = exec.Command("docker", "volume", "rm", "-f", v).Run()
 		}
 	})
+}
+
+// dumpContainers logs the state and output of a workspace's containers,
+// for failures.
+func dumpContainers(t *testing.T, owner, ws string) {
+	ids, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=coder.owner="+owner, "--filter", "label=coder.workspace_name="+ws).Output()
+	for _, id := range strings.Fields(string(ids)) {
+		st, _ := exec.Command("docker", "inspect", "-f", "{{.State.Status}} exit={{.State.ExitCode}}", id).CombinedOutput()
+		logs, _ := exec.Command("docker", "logs", "--tail", "50", id).CombinedOutput()
+		t.Logf("container %s: %s\n%s", id, st, logs)
+	}
 }
 
 func containers(t *testing.T, owner, ws string) []string {
