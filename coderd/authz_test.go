@@ -114,7 +114,8 @@ func (f *authzFixture) newUser(ctx context.Context, t *testing.T, suspend bool, 
 func newAuthzFixture(t *testing.T) *authzFixture {
 	t.Helper()
 	ctx := coderdtest.Context(t, time.Minute)
-	client, srv := coderdtest.New(t, nil)
+	// The PSK lets provisioning fixtures play the daemon by hand.
+	client, srv := coderdtest.New(t, &coderdtest.Options{ProvisionerPSK: coderdtest.TestPSK})
 	first := coderdtest.CreateFirstUser(t, client)
 	f := &authzFixture{srv: srv, owner: client, org: first.OrganizationID, users: map[caller]codersdk.User{}}
 	me, err := client.User(ctx, codersdk.Me)
@@ -184,6 +185,10 @@ var authzMatrix = []authzRow{
 	{"health", "GET", "/healthz", fixed("/healthz"), public(200)},
 	{"api root", "GET", "/api/v2", fixed("/api/v2/"), public(200)},
 	{"build info", "GET", "/api/v2/buildinfo", fixed("/api/v2/buildinfo"), public(200)},
+	{"DERP map", "GET", "/api/v2/derp-map", fixed("/api/v2/derp-map"), public(200)},
+	{"DERP latency check", "GET", "/derp/latency-check", fixed("/derp/latency-check"), public(200)},
+	{"unknown agent binary", "GET", "/bin/{name}", fixed("/bin/nosuch"), public(404)},
+	{"agent binary of a platform not served", "GET", "/bin/{name}", fixed("/bin/coder-plan9-amd64"), public(404)},
 	{"first user exists", "GET", "/api/v2/users/first", fixed("/api/v2/users/first"), public(200)},
 	{"second first user", "POST", "/api/v2/users/first", func(_ context.Context, _ *testing.T, f *authzFixture, _ codersdk.User) (string, any) {
 		n := f.name("first")
@@ -297,29 +302,32 @@ func TestAuthzMatrix(t *testing.T) {
 	}
 }
 
-// leadOwnedPrefixes are routes of the provisioning layer, covered by their
-// own tests; the walk reports them rather than failing on them.
-var leadOwnedPrefixes = []string{
-	"/api/v2/files",
-	"/api/v2/organizations/{organization}/templ",
-	"/api/v2/organizations/{organization}/provisioner",
-	"/api/v2/provisioner",
-	"/api/v2/templates",
-	"/api/v2/templateversions",
-	"/api/v2/workspaces",
-	"/api/v2/workspacebuilds",
-	"/api/v2/users/{user}/workspace",
-	// Agent and tailnet routes (the workspace agent API, DERP, agent
-	// binaries) arrived with the same work; they need a matrix of their
-	// own, with agent tokens as callers.
-	"/api/v2/workspaceagents",
-	"/api/v2/derp-map",
-	"/derp",
-	"/bin/",
+// coveredRoutes lists every "METHOD pattern" some matrix exercises: the
+// user matrices (foundation and provisioning) and the matrices of the
+// routes with a different auth scheme (provisioner daemons, workspace
+// agents, the DERP relay).
+func coveredRoutes() map[string]bool {
+	out := map[string]bool{}
+	for _, row := range authzMatrix {
+		out[row.method+" "+row.route] = true
+	}
+	for _, row := range provisioningMatrix {
+		out[row.method+" "+row.route] = true
+	}
+	for _, row := range daemonMatrix {
+		out["POST "+row.route] = true
+	}
+	for _, row := range agentMatrix {
+		out[row.method+" "+row.route] = true
+	}
+	for _, k := range derpRoutes() {
+		out[k] = true
+	}
+	return out
 }
 
 // TestAuthzMatrixCoversRoutes is deny by default for tests: a route added to
-// the router without a row in the matrix fails here, and so does a row whose
+// the router without a row in a matrix fails here, and so does a row whose
 // route no longer exists.
 func TestAuthzMatrixCoversRoutes(t *testing.T) {
 	t.Parallel()
@@ -327,37 +335,28 @@ func TestAuthzMatrixCoversRoutes(t *testing.T) {
 	routes, ok := srv.API.Handler().(chi.Routes)
 	require.True(t, ok, "API handler is %T, not a chi router", srv.API.Handler())
 
-	inMatrix := map[string]bool{}
-	for _, row := range authzMatrix {
-		inMatrix[row.method+" "+row.route] = true
-	}
+	covered := coveredRoutes()
 	seen := map[string]bool{}
-	var missing, others []string
+	var missing []string
 	err := chi.Walk(routes, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 		key := method + " " + normalizeRoute(route)
 		seen[key] = true
-		switch {
-		case inMatrix[key]:
-		case slices.ContainsFunc(leadOwnedPrefixes, func(p string) bool { return strings.HasPrefix(normalizeRoute(route), p) }):
-			others = append(others, key)
-		default:
+		if !covered[key] {
 			missing = append(missing, key)
 		}
 		return nil
 	})
 	require.NoError(t, err)
-	slices.Sort(others)
-	for _, k := range others {
-		t.Logf("not covered by this matrix: %s", k)
-	}
-	require.Empty(t, missing, "routes with no row in authzMatrix (add one, with the expected status for every caller)")
+	slices.Sort(missing)
+	require.Empty(t, missing, "routes with no row in any matrix (add one, with the expected status for every caller)")
 	var stale []string
-	for k := range inMatrix {
+	for k := range covered {
 		if !seen[k] {
 			stale = append(stale, k)
 		}
 	}
-	require.Empty(t, stale, "authzMatrix rows whose route the router does not have")
+	slices.Sort(stale)
+	require.Empty(t, stale, "matrix rows whose route the router does not have")
 }
 
 // normalizeRoute drops chi's trailing slash on subrouter roots.

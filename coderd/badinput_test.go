@@ -1,7 +1,9 @@
 package coderd_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -120,6 +122,57 @@ func userBadCases() []badCase {
 		{name: "password equals username", body: func(t *testing.T, o obj) []byte {
 			return o.with("username", "Hunter2-x").with("password", "hunter2-X").raw(t)
 		}, want: 400, field: "password"},
+	}
+}
+
+// nameCases apply to resource names (templates, workspaces, keys).
+func nameCases(field string) []badCase {
+	return []badCase{
+		{name: field + " missing", body: drop(field), want: 400, field: field},
+		{name: field + " empty", body: set(field, ""), want: 400, field: field},
+		{name: field + " a number", body: set(field, 7), want: 400, field: field},
+		{name: field + " 33 chars", body: set(field, strings.Repeat("n", 33)), want: 400, field: field},
+		{name: field + " 10k chars", body: set(field, strings.Repeat("n", 10000)), want: 400, field: field},
+		{name: field + " unicode", body: set(field, "größe"), want: 400, field: field},
+		{name: field + " emoji", body: set(field, "😀"), want: 400, field: field},
+		{name: field + " NUL", body: set(field, "a\x00b"), want: 400, field: field},
+		{name: field + " bell", body: set(field, "a\ab"), want: 400, field: field},
+		{name: field + " newline", body: set(field, "a\nb"), want: 400, field: field},
+		{name: field + " SQL", body: set(field, "'; DROP TABLE templates;--"), want: 400, field: field},
+		{name: field + " slash", body: set(field, "a/b"), want: 400, field: field},
+		{name: field + " dot-dot", body: set(field, ".."), want: 400, field: field},
+		{name: field + " leading hyphen", body: set(field, "-a"), want: 400, field: field},
+	}
+}
+
+// textCases apply to free-text fields of at most max characters.
+func textCases(field string, max int) []badCase {
+	return []badCase{
+		{name: field + " a number", body: set(field, 7), want: 400, field: field},
+		{name: field + " too long", body: set(field, strings.Repeat("é", max+1)), want: 400, field: field},
+		{name: field + " 100k chars", body: set(field, strings.Repeat("x", 100000)), want: 400, field: field},
+		{name: field + " NUL", body: set(field, "a\x00b"), want: 400, field: field},
+		{name: field + " bell", body: set(field, "a\ab"), want: 400, field: field},
+		{name: field + " escape sequence", body: set(field, "a\x1b[31mb"), want: 400, field: field},
+	}
+}
+
+// tagCases apply to provisioner tags.
+func tagCases(field string) []badCase {
+	many := map[string]string{}
+	for i := range 33 {
+		many[fmt.Sprintf("t%d", i)] = "x"
+	}
+	return []badCase{
+		{name: "tags not an object", body: set(field, "gpu"), want: 400, field: field},
+		{name: "tag value a number", body: set(field, obj{"gpu": 1}), want: 400, field: field},
+		{name: "tag value an object", body: set(field, obj{"gpu": obj{}}), want: 400, field: field},
+		{name: "33 tags", body: set(field, many), want: 400, field: field},
+		{name: "empty tag name", body: set(field, obj{"": "x"}), want: 400, field: field},
+		{name: "tag name NUL", body: set(field, obj{"a\x00": "x"}), want: 400, field: field + ".a\x00"},
+		{name: "tag name 65 chars", body: set(field, obj{strings.Repeat("k", 65): "x"}), want: 400, field: field + "." + strings.Repeat("k", 65)},
+		{name: "tag value 257 chars", body: set(field, obj{"k": strings.Repeat("v", 257)}), want: 400, field: field + ".k"},
+		{name: "tag value NUL", body: set(field, obj{"k": "v\x00"}), want: 400, field: field + ".k"},
 	}
 }
 
@@ -350,4 +403,96 @@ func requireClientError(t *testing.T, res rawResponse, want int, field string) {
 		fields = append(fields, v.Field)
 	}
 	require.Contains(t, fields, field, "validations should name the field: %s", res.body)
+}
+
+// TestBadInputSanitized: program output carrying NUL characters (which
+// PostgreSQL cannot store) is kept with each NUL replaced, not refused:
+// the program that printed it cannot be asked to try again.
+func TestBadInputSanitized(t *testing.T) {
+	t.Parallel()
+	f := newBadFixture(t)
+	ctx := coderdtest.Context(t, time.Minute)
+	psk := codersdk.WithHeader(codersdk.ProvisionerDaemonPSKHeader, coderdtest.TestPSK)
+	clean := func(s string) string { return strings.ReplaceAll(s, "\x00", "\uFFFD") }
+
+	up := f.jobs["update"]
+	res := call(ctx, t, f.srv, "POST", "/api/v2/provisionerdaemons/jobs/"+up.job.String()+"/update", "",
+		codersdk.UpdateJobRequest{DaemonID: up.daemon, Logs: []codersdk.ProvisionerLog{{Stage: "Plan\x00", Output: "a\x00b"}}}, psk)
+	require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+	logs, closeLogs, err := f.owner.TemplateVersionLogsAfter(ctx, up.version, 0, false)
+	require.NoError(t, err)
+	var lines []codersdk.ProvisionerJobLog
+	for l := range logs {
+		lines = append(lines, l)
+	}
+	require.NoError(t, closeLogs())
+	require.Len(t, lines, 1)
+	require.Equal(t, []string{clean("Plan\x00"), clean("a\x00b")}, []string{lines[0].Stage, lines[0].Output})
+
+	fail := f.jobs["fail"]
+	res = call(ctx, t, f.srv, "POST", "/api/v2/provisionerdaemons/jobs/"+fail.job.String()+"/fail", "",
+		codersdk.FailJobRequest{DaemonID: fail.daemon, Error: "Error: \x00 in output", ErrorCode: "TERRA\x00FORM"}, psk)
+	require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+	v, err := f.owner.TemplateVersion(ctx, fail.version)
+	require.NoError(t, err)
+	require.Equal(t, codersdk.ProvisionerJobFailed, v.Job.Status)
+	require.Equal(t, []string{clean("Error: \x00 in output"), clean("TERRA\x00FORM")}, []string{v.Job.Error, v.Job.ErrorCode})
+
+	res = call(ctx, t, f.srv, "PATCH", "/api/v2/workspaceagents/me/logs", f.token,
+		codersdk.PatchLogsRequest{Logs: []codersdk.AgentLog{{Output: "bin\x00ary", Source: "Start\x00up"}}})
+	require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+	agentLogs, err := f.owner.WorkspaceAgentLogs(ctx, f.agent, 0)
+	require.NoError(t, err)
+	require.Len(t, agentLogs, 1)
+	require.Equal(t, []string{clean("bin\x00ary"), clean("Start\x00up")}, []string{agentLogs[0].Output, agentLogs[0].Source})
+
+	res = call(ctx, t, f.srv, "POST", "/api/v2/workspaceagents/me/listening-ports", f.token,
+		codersdk.ListeningPortsResponse{Ports: []codersdk.ListeningPort{{ProcessName: "ssh\x00d", Network: "tcp\x00", Port: 22}}})
+	require.Equal(t, http.StatusNoContent, res.status, "%s", res.body)
+	ports, err := f.owner.WorkspaceAgentListeningPorts(ctx, f.agent)
+	require.NoError(t, err)
+	require.Equal(t, []codersdk.ListeningPort{{ProcessName: clean("ssh\x00d"), Network: clean("tcp\x00"), Port: 22}}, ports.Ports)
+}
+
+// TestBadInputStoredVerbatimProvisioning: free text that looks dangerous
+// but is valid is stored and returned exactly, and is inert in searches.
+func TestBadInputStoredVerbatimProvisioning(t *testing.T) {
+	t.Parallel()
+	owner, daemon, org, _ := setupQueue(t, nil)
+	ctx := coderdtest.Context(t, time.Minute)
+	up, err := owner.Upload(ctx, codersdk.ContentTypeTar, bytes.NewReader(coderdtest.Tar(t, mainTF)))
+	require.NoError(t, err)
+	texts := []string{"'; DROP TABLE template_versions;--", `Robert"); DELETE FROM workspaces; --`, "Zoë 😀 中文 \u202e", "%_\\", "${jndi:ldap://x}", "{{.Secret}}"}
+	var last codersdk.TemplateVersion
+	for _, text := range texts {
+		// Tagged imports wait for a daemon with the tag: none comes.
+		tagged, err := owner.CreateTemplateVersion(ctx, org, codersdk.CreateTemplateVersionRequest{
+			StorageMethod: "file", Provisioner: "terraform", FileID: up.ID, ProvisionerTags: map[string]string{"k": text}})
+		require.NoError(t, err, text)
+		v, err := owner.CreateTemplateVersion(ctx, org, codersdk.CreateTemplateVersionRequest{
+			Name: text, Message: text, StorageMethod: "file", Provisioner: "terraform", FileID: up.ID})
+		require.NoError(t, err, text)
+		require.Equal(t, v.Job.ID, coderdtest.CompleteImport(t, daemon, nil))
+		got, err := owner.TemplateVersion(ctx, v.ID)
+		require.NoError(t, err)
+		gotTagged, err := owner.TemplateVersion(ctx, tagged.ID)
+		require.NoError(t, err)
+		require.Equal(t, []string{text, text, text}, []string{got.Name, got.Message, gotTagged.Job.Tags["k"]})
+		last = v
+	}
+	tmpl, err := owner.CreateTemplate(ctx, org, codersdk.CreateTemplateRequest{Name: "verbatim", DisplayName: texts[2], Description: texts[1], Icon: texts[0], VersionID: last.ID})
+	require.NoError(t, err)
+	got, err := owner.Template(ctx, tmpl.ID)
+	require.NoError(t, err)
+	require.Equal(t, []string{texts[2], texts[1], texts[0]}, []string{got.DisplayName, got.Description, got.Icon})
+	_, err = owner.CreateUserWorkspace(ctx, codersdk.Me, codersdk.CreateWorkspaceRequest{TemplateID: tmpl.ID, Name: "ws"})
+	require.NoError(t, err)
+	for _, q := range []string{"%", "_", "\\", "' OR '1'='1", "name:%", "owner:' OR '1'='1", "template:%"} {
+		res, err := owner.Workspaces(ctx, codersdk.WorkspaceFilter{Name: q})
+		require.NoError(t, err, q)
+		require.Zero(t, res.Count, "search %q is literal", q)
+	}
+	all, err := owner.Workspaces(ctx, codersdk.WorkspaceFilter{})
+	require.NoError(t, err)
+	require.Equal(t, 1, all.Count)
 }

@@ -75,7 +75,7 @@ func (api *API) file(w http.ResponseWriter, r *http.Request) {
 	}
 	f, err := api.opts.DB.GetFileByID(ctx, id)
 	// Files are readable by their uploader and by template admins.
-	if errors.Is(err, database.ErrNotFound) || (err == nil && !rbac.Authorize(actor.Subject, rbac.ActionRead, rbac.Object{Type: rbac.ResourceFile, OwnerID: f.CreatedBy})) {
+	if errors.Is(err, database.ErrNotFound) || (err == nil && f.CreatedBy != actor.User.ID && !rbac.Authorize(actor.Subject, rbac.ActionRead, rbac.Object{Type: rbac.ResourceFile, OwnerID: f.CreatedBy})) {
 		httpapi.ResourceNotFound(w)
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/opencoder/coder/coderd/database"
 	"github.com/opencoder/coder/codersdk"
@@ -94,6 +95,9 @@ func resolveBuildParameters(defs []codersdk.TemplateVersionParameter, given []co
 func validateParameterValue(d codersdk.TemplateVersionParameter, value string) error {
 	if len(value) > 64<<10 {
 		return fmt.Errorf("value too long (at most 64 KiB)")
+	}
+	if strings.ContainsRune(value, 0) {
+		return fmt.Errorf("must not contain NUL characters")
 	}
 	var elems []string
 	switch d.Type {

@@ -1,12 +1,14 @@
 package coderd
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -256,7 +258,9 @@ func sdkParams(ps []database.WorkspaceBuildParameter) []codersdk.WorkspaceBuildP
 	return out
 }
 
-// workspaceJobFromRequest loads {job} and checks the caller is its worker.
+// workerJob parses {job} and checks the request names a daemon and that
+// the job is in the caller's organization: a daemon authenticated for
+// another organization (its provisioner key) finds it missing.
 func (api *API) workerJob(w http.ResponseWriter, r *http.Request, daemonID uuid.UUID) (uuid.UUID, bool) {
 	id, err := uuid.Parse(chi.URLParam(r, "job"))
 	if err != nil {
@@ -265,6 +269,15 @@ func (api *API) workerJob(w http.ResponseWriter, r *http.Request, daemonID uuid.
 	}
 	if daemonID == uuid.Nil {
 		httpapi.Validation(w, "Invalid request.", []codersdk.ValidationError{{Field: "daemon_id", Detail: "is required"}})
+		return uuid.Nil, false
+	}
+	job, err := api.opts.DB.GetProvisionerJobByID(r.Context(), id)
+	if errors.Is(err, database.ErrNotFound) || (err == nil && job.OrganizationID != daemonFrom(r.Context()).OrgID) {
+		httpapi.ResourceNotFound(w)
+		return uuid.Nil, false
+	}
+	if err != nil {
+		httpapi.InternalError(w, r, api.opts.Logger, "get job", err)
 		return uuid.Nil, false
 	}
 	return id, true
@@ -302,7 +315,7 @@ func (api *API) updateJob(w http.ResponseWriter, r *http.Request) {
 			source = codersdk.LogSourceProvisionerDaemon
 		}
 		logs = append(logs, database.ProvisionerJobLog{CreatedAt: l.CreatedAt, Source: string(source),
-			Level: string(l.Level), Stage: truncate(l.Stage, 128), Output: truncate(l.Output, maxLogLineBytes)})
+			Level: string(l.Level), Stage: truncate(noNUL(l.Stage), 128), Output: truncate(noNUL(l.Output), maxLogLineBytes)})
 	}
 	canceled, err := api.opts.DB.HeartbeatProvisionerJob(ctx, jobID, req.DaemonID, api.now())
 	if errors.Is(err, database.ErrNotFound) {
@@ -322,6 +335,30 @@ func (api *API) updateJob(w http.ResponseWriter, r *http.Request) {
 		api.publishJobLogs(ctx, jobID)
 	}
 	httpapi.Write(w, http.StatusOK, codersdk.UpdateJobResponse{Canceled: canceled})
+}
+
+// noNUL replaces NUL characters, which PostgreSQL text cannot hold, in
+// program output (log lines, error messages): kept, not refused, since
+// the program that printed them cannot be asked to try again.
+func noNUL(s string) string { return strings.ReplaceAll(s, "\x00", "\uFFFD") }
+
+// hasNUL reports whether a string or object key in v's JSON form holds a
+// NUL character, which PostgreSQL text and jsonb cannot store.
+func hasNUL(v any) bool {
+	b, err := json.Marshal(v)
+	if err != nil || !bytes.Contains(b, []byte(`\u0000`)) {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if s, ok := tok.(string); ok && strings.ContainsRune(s, 0) {
+			return true
+		}
+	}
 }
 
 // truncate cuts s to at most n bytes on a rune boundary.
@@ -344,6 +381,17 @@ func (api *API) completeJob(w http.ResponseWriter, r *http.Request) {
 	jobID, ok := api.workerJob(w, r, req.DaemonID)
 	if !ok {
 		return
+	}
+	// A result is refused whole, naming the part at fault, rather than
+	// failing in the database.
+	for _, part := range []struct {
+		field string
+		value any
+	}{{"template_import", req.TemplateImport}, {"workspace_build", req.WorkspaceBuild}} {
+		if hasNUL(part.value) {
+			httpapi.Validation(w, "Invalid job result.", []codersdk.ValidationError{{Field: part.field, Detail: "must not contain NUL characters"}})
+			return
+		}
 	}
 	var conflict, badShape string
 	err := api.opts.DB.InTx(ctx, func(tx *database.Store) error {
@@ -420,7 +468,7 @@ func (api *API) failJob(w http.ResponseWriter, r *http.Request) {
 			conflict = true
 			return nil
 		}
-		return api.endJobWithError(ctx, tx, job, truncate(req.Error, maxErrorBytes), truncate(req.ErrorCode, 64), req.State)
+		return api.endJobWithError(ctx, tx, job, truncate(noNUL(req.Error), maxErrorBytes), truncate(noNUL(req.ErrorCode), 64), req.State)
 	})
 	if errors.Is(err, database.ErrNotFound) {
 		httpapi.ResourceNotFound(w)

@@ -48,8 +48,14 @@ func versionParam(r *http.Request) database.TemplateVersion {
 }
 
 // versionObject: a version not yet attached to a template is visible only
-// to template admins (members see versions through their templates).
+// to template admins (members see versions through their templates). The
+// unattached version's object carries no organization, so the members'
+// organization-scoped template permission does not reach it; roles that
+// hold templates site-wide (owner, template admin, auditor) still do.
 func versionObject(v database.TemplateVersion) rbac.Object {
+	if v.TemplateID == nil {
+		return rbac.Object{Type: rbac.ResourceTemplate}
+	}
 	return rbac.Object{Type: rbac.ResourceTemplate, OrgID: v.OrganizationID}
 }
 

@@ -139,6 +139,9 @@ func (api *API) postAgentStartup(w http.ResponseWriter, r *http.Request) {
 	if len(req.Subsystems) > 16 {
 		v.Add("subsystems", "at most 16")
 	}
+	for i, s := range req.Subsystems {
+		v.Text("subsystems["+strconv.Itoa(i)+"]", s, 64)
+	}
 	if !v.OK() {
 		httpapi.Validation(w, "Invalid startup report.", v.Errors())
 		return
@@ -172,7 +175,7 @@ func (api *API) patchAgentLogs(w http.ResponseWriter, r *http.Request) {
 		if l.CreatedAt.IsZero() {
 			l.CreatedAt = api.now()
 		}
-		logs = append(logs, database.AgentLog{CreatedAt: l.CreatedAt, Level: string(l.Level), Source: truncate(l.Source, 128), Output: truncate(l.Output, 64<<10)})
+		logs = append(logs, database.AgentLog{CreatedAt: l.CreatedAt, Level: string(l.Level), Source: truncate(noNUL(l.Source), 128), Output: truncate(noNUL(l.Output), 64<<10)})
 	}
 	overflowed, err := api.opts.DB.InsertAgentLogs(r.Context(), agentFrom(r).Agent.ID, logs, agentLogLimit)
 	if err != nil {
@@ -189,6 +192,14 @@ func (api *API) patchAgentLogs(w http.ResponseWriter, r *http.Request) {
 func (api *API) postAgentStats(w http.ResponseWriter, r *http.Request) {
 	var req codersdk.AgentStats
 	if !httpapi.Read(w, r, &req) {
+		return
+	}
+	var v httpapi.Validator
+	for k := range req.SessionCountByType {
+		v.Text("session_count_by_type", k, 64)
+	}
+	if !v.OK() {
+		httpapi.Validation(w, "Invalid stats.", v.Errors())
 		return
 	}
 	if err := api.opts.DB.UpdateAgentReport(r.Context(), agentFrom(r).Agent.ID, "last_stats", req); err != nil {
@@ -208,6 +219,9 @@ func (api *API) postAgentListeningPorts(w http.ResponseWriter, r *http.Request) 
 	}
 	if req.Ports == nil {
 		req.Ports = []codersdk.ListeningPort{}
+	}
+	for i, p := range req.Ports {
+		req.Ports[i].ProcessName, req.Ports[i].Network = noNUL(p.ProcessName), noNUL(p.Network)
 	}
 	if err := api.opts.DB.UpdateAgentReport(r.Context(), agentFrom(r).Agent.ID, "listening_ports", req.Ports); err != nil {
 		httpapi.InternalError(w, r, api.opts.Logger, "store ports", err)
@@ -300,7 +314,15 @@ func (api *API) workspaceAgentConnection(w http.ResponseWriter, r *http.Request)
 }
 
 func (api *API) workspaceAgentLogs(w http.ResponseWriter, r *http.Request) {
-	after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
+	var after int64
+	if s := r.URL.Query().Get("after"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			httpapi.Validation(w, "Invalid query parameters.", []codersdk.ValidationError{{Field: "after", Detail: "must be a non-negative integer"}})
+			return
+		}
+		after = n
+	}
 	rows, err := api.opts.DB.GetAgentLogsAfter(r.Context(), userAgentParam(r).Agent.ID, after)
 	if err != nil {
 		httpapi.InternalError(w, r, api.opts.Logger, "get agent logs", err)

@@ -90,3 +90,21 @@ func AwaitJob(t testing.TB, get func() (codersdk.ProvisionerJob, error)) codersd
 	}, 60*time.Second, 50*time.Millisecond)
 	return last
 }
+
+// CompleteBuild acquires the next job, requires it to be the workspace build
+// buildID, and completes it with one resource running one agent that
+// authenticates with agentToken (a UUID). It returns the acquired job.
+func CompleteBuild(t testing.TB, daemon *codersdk.Client, buildID uuid.UUID, agentToken string) *codersdk.AcquiredJob {
+	t.Helper()
+	ctx := Context(t, 30*time.Second)
+	id := uuid.New()
+	job := AcquireJob(t, daemon, id, nil)
+	require.NotNil(t, job.WorkspaceBuild, "acquired a %s job, not a build", job.Type)
+	require.Equal(t, buildID, job.WorkspaceBuild.WorkspaceBuildID, "acquired another build than expected")
+	res := []codersdk.ProvisionerResource{{Name: "box", Type: "docker_container", Agents: []codersdk.ProvisionerAgent{{
+		Name: "main", Token: agentToken, Auth: "token", OS: "linux", Arch: "amd64",
+	}}}}
+	require.NoError(t, daemon.CompleteJob(ctx, job.JobID, codersdk.CompleteJobRequest{DaemonID: id,
+		WorkspaceBuild: &codersdk.CompletedWorkspaceBuild{State: []byte("{}"), Resources: res}}))
+	return job
+}

@@ -160,7 +160,9 @@ func Authorize(s Subject, action Action, obj Object) bool {
 					return true
 				}
 			case scopeOwner:
-				if obj.OwnerID != uuid.Nil && obj.OwnerID == s.ID {
+				// Owning an object in an organization also takes membership
+				// of that organization.
+				if obj.OwnerID != uuid.Nil && obj.OwnerID == s.ID && (obj.OrgID == uuid.Nil || slices.Contains(s.OrgIDs, obj.OrgID)) {
 					return true
 				}
 			}

@@ -37,6 +37,8 @@ func TestAuthorize(t *testing.T) {
 		{"auditor audit", subject(codersdk.RoleAuditor), rbac.ActionRead, rbac.Object{Type: rbac.ResourceAuditLog}, true},
 		{"auditor creates user", subject(codersdk.RoleAuditor), rbac.ActionCreate, rbac.Object{Type: rbac.ResourceUser}, false},
 		{"template-admin template", subject(codersdk.RoleTemplateAdmin), rbac.ActionDelete, rbac.Object{Type: rbac.ResourceTemplate, OrgID: org}, true},
+		{"member own workspace in own org", subject(), rbac.ActionCreate, rbac.Object{Type: rbac.ResourceWorkspace, OwnerID: me, OrgID: org}, true},
+		{"member own workspace in other org", subject(), rbac.ActionCreate, rbac.Object{Type: rbac.ResourceWorkspace, OwnerID: me, OrgID: otherOrg}, false},
 		{"unknown role adds nothing", subject("bogus"), rbac.ActionCreate, rbac.Object{Type: rbac.ResourceUser}, false},
 	}
 	for _, c := range cases {
