@@ -202,6 +202,10 @@ func (r *Runner) jobEnv(m Metadata, transition Transition, params, previous []co
 	}
 	env["CHECKPOINT_DISABLE"] = "1" // no update checks: offline and quiet
 	env["TF_PLUGIN_CACHE_DIR"] = r.pluginDir
+	// Templates rarely ship a lock file; without this, Terraform >= 1.4
+	// re-installs providers into the shared cache on every init, replacing
+	// directories that concurrent jobs' plans and applies are reading.
+	env["TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE"] = "true"
 	if r.cliConfigFile != "" {
 		env["TF_CLI_CONFIG_FILE"] = r.cliConfigFile
 	}
