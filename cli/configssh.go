@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/opencoder/coder/codersdk"
 )
@@ -52,8 +53,9 @@ after creating or deleting workspaces; a run that changes nothing says so.`,
 	fs.BoolVar(&o.dryRun, "dry-run", false, "Print the changes as a diff and write nothing.")
 	flagString(fs, r.Getenv, &o.file, "ssh-config-file", "CODER_SSH_CONFIG_FILE", "~/.ssh/config", "The OpenSSH config file to update.")
 	flagString(fs, r.Getenv, &o.prefix, "ssh-host-prefix", "CODER_CONFIGSSH_SSH_HOST_PREFIX", "coder.", "Prefix of the Host names (the workspace name follows).")
-	flagStringArray(fs, r.Getenv, &o.sshOptions, "ssh-option", "CODER_SSH_CONFIG_OPTS", `Extra OpenSSH option for every entry, as "Key value" or "Key=value" (repeatable).`)
-	fs.Lookup("ssh-option").Shorthand = "o"
+	withShorthand(fs, "o", func(fs *pflag.FlagSet) {
+		flagStringArray(fs, r.Getenv, &o.sshOptions, "ssh-option", "CODER_SSH_CONFIG_OPTS", `Extra OpenSSH option for every entry, as "Key value" or "Key=value" (repeatable).`)
+	})
 	flagString(fs, r.Getenv, &o.binaryPath, "coder-binary-path", "CODER_SSH_CONFIG_BINARY_PATH", "", "The coder binary the ProxyCommand runs (default: this one).")
 	_ = fs.MarkHidden("coder-binary-path")
 	return cmd

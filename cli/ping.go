@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func (r *Root) pingCmd() *cobra.Command {
@@ -110,11 +111,13 @@ follows the last ping (or Ctrl-C); the command fails if no ping is answered.`,
 		},
 	}
 	fs := cmd.Flags()
-	flagInt(fs, r.Getenv, &count, "num", "CODER_PING_NUM", 10, "Number of pings (0: until Ctrl-C).")
-	fs.Lookup("num").Shorthand = "n"
+	withShorthand(fs, "n", func(fs *pflag.FlagSet) {
+		flagInt(fs, r.Getenv, &count, "num", "CODER_PING_NUM", 10, "Number of pings (0: until Ctrl-C).")
+	})
 	flagDuration(fs, r.Getenv, &interval, "interval", "CODER_PING_INTERVAL", time.Second, "Time between pings.")
-	flagDuration(fs, r.Getenv, &timeout, "timeout", "CODER_PING_TIMEOUT", 5*time.Second, "How long to wait for each answer.")
-	fs.Lookup("timeout").Shorthand = "t"
+	withShorthand(fs, "t", func(fs *pflag.FlagSet) {
+		flagDuration(fs, r.Getenv, &timeout, "timeout", "CODER_PING_TIMEOUT", 5*time.Second, "How long to wait for each answer.")
+	})
 	flagDuration(fs, r.Getenv, &connectTimeout, "connect-timeout", "CODER_SSH_CONNECT_TIMEOUT", defaultConnectTimeout,
 		"How long to wait for the agent to connect and answer over the tailnet (0: forever).")
 	return cmd

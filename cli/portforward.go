@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/opencoder/coder/agentconn"
 )
@@ -79,8 +80,9 @@ workspace (the agent connects to 127.0.0.1:REMOTE there). Runs until Ctrl-C.
 		},
 	}
 	fs := cmd.Flags()
-	flagStringArray(fs, r.Getenv, &tcp, "tcp", "CODER_PORT_FORWARD_TCP", "Forward [ADDR:]LOCAL:REMOTE (repeatable; see above).")
-	fs.Lookup("tcp").Shorthand = "p"
+	withShorthand(fs, "p", func(fs *pflag.FlagSet) {
+		flagStringArray(fs, r.Getenv, &tcp, "tcp", "CODER_PORT_FORWARD_TCP", "Forward [ADDR:]LOCAL:REMOTE (repeatable; see above).")
+	})
 	flagDuration(fs, r.Getenv, &connectTimeout, "connect-timeout", "CODER_SSH_CONNECT_TIMEOUT", defaultConnectTimeout,
 		"How long to wait for the agent to connect and answer over the tailnet (0: forever).")
 	return cmd

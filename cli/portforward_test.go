@@ -18,12 +18,19 @@ import (
 )
 
 // echoServer serves TCP echo on 127.0.0.1 until the test ends; it stands
-// for a program listening inside the workspace.
+// for a program listening inside the workspace. Cleanup closes the
+// connections still open too: the agent's side of a forwarded connection
+// may outlive the client that opened it.
 func echoServer(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	var wg sync.WaitGroup
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		conns  = map[net.Conn]struct{}{}
+		closed bool
+	)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -32,6 +39,12 @@ func echoServer(t *testing.T) int {
 			if err != nil {
 				return
 			}
+			mu.Lock()
+			conns[c] = struct{}{}
+			if closed {
+				_ = c.Close()
+			}
+			mu.Unlock()
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -42,6 +55,12 @@ func echoServer(t *testing.T) int {
 	}()
 	t.Cleanup(func() {
 		_ = l.Close()
+		mu.Lock()
+		closed = true
+		for c := range conns {
+			_ = c.Close()
+		}
+		mu.Unlock()
 		wg.Wait()
 	})
 	return l.Addr().(*net.TCPAddr).Port

@@ -77,11 +77,11 @@ func New(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) 
 		r.cancelCmd(),
 		r.logsCmd(),
 		r.provisionerCmd(),
-		r.sshCmd(),          // TEMP-NETCLI
-		r.configSSHCmd(),    // TEMP-NETCLI
-		r.portForwardCmd(),  // TEMP-NETCLI
-		r.pingCmd(),         // TEMP-NETCLI
-		r.speedtestCmd(),    // TEMP-NETCLI
+		r.sshCmd(),
+		r.configSSHCmd(),
+		r.portForwardCmd(),
+		r.pingCmd(),
+		r.speedtestCmd(),
 	)
 	return cmd
 }

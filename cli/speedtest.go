@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/opencoder/coder/agent/speedtest"
 	"github.com/opencoder/coder/agentconn"
@@ -101,7 +102,13 @@ and fails without one; --relay keeps traffic on DERP.`,
 				}
 			}
 			report := speedtestReport{Workspace: target.Workspace.OwnerName + "/" + target.Workspace.Name, Agent: target.Agent.Name}
-			dial := func(ctx context.Context) (net.Conn, error) { return conn.DialPort(ctx, agentconn.SpeedtestPort) }
+			dial := func(ctx context.Context) (net.Conn, error) {
+				c, err := conn.DialPort(ctx, agentconn.SpeedtestPort)
+				if err != nil {
+					return nil, err
+				}
+				return deadlineConn{c}, nil
+			}
 			for _, dir := range []speedtest.Direction{speedtest.Upload, speedtest.Download} {
 				fmt.Fprintf(r.Stderr, "Testing %s for %s...\n", dir, duration)
 				res, err := speedtest.Run(ctx, dial, dir, duration)
@@ -124,8 +131,9 @@ and fails without one; --relay keeps traffic on DERP.`,
 		},
 	}
 	fs := cmd.Flags()
-	flagDuration(fs, r.Getenv, &duration, "time", "CODER_SPEEDTEST_TIME", 5*time.Second, "How long each direction's test runs.")
-	fs.Lookup("time").Shorthand = "t"
+	withShorthand(fs, "t", func(fs *pflag.FlagSet) {
+		flagDuration(fs, r.Getenv, &duration, "time", "CODER_SPEEDTEST_TIME", 5*time.Second, "How long each direction's test runs.")
+	})
 	fs.BoolVarP(&direct, "direct", "d", false, "Wait for a peer-to-peer path first; fail without one.")
 	fs.BoolVar(&relay, "relay", false, "Keep traffic on the DERP relay (no peer-to-peer path).")
 	flagDuration(fs, r.Getenv, &connectTimeout, "connect-timeout", "CODER_SSH_CONNECT_TIMEOUT", defaultConnectTimeout,
@@ -182,4 +190,28 @@ func formatBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// deadlineConn reports an expired deadline as os.ErrDeadlineExceeded, as
+// the standard library's connections do and speedtest.Run expects; the
+// tailnet's (gVisor netstack) connections return their own timeout error,
+// which would turn the end of a download into a failure.
+type deadlineConn struct{ net.Conn }
+
+func (c deadlineConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	return n, asDeadlineExceeded(err)
+}
+
+func (c deadlineConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	return n, asDeadlineExceeded(err)
+}
+
+func asDeadlineExceeded(err error) error {
+	var ne net.Error
+	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) && errors.As(err, &ne) && ne.Timeout() {
+		return os.ErrDeadlineExceeded
+	}
+	return err
 }

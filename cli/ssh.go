@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/term"
 )
@@ -85,16 +86,18 @@ ProxyCommand ('coder config-ssh' writes such entries).`,
 	}
 	fs := cmd.Flags()
 	fs.BoolVar(&o.stdio, "stdio", false, "Connect stdin and stdout to the agent's SSH server (for OpenSSH's ProxyCommand).")
-	flagBool(fs, r.Getenv, &o.quiet, "quiet", "CODER_SSH_QUIET", false, "Print no progress while waiting for the workspace.")
-	fs.Lookup("quiet").Shorthand = "q"
+	withShorthand(fs, "q", func(fs *pflag.FlagSet) {
+		flagBool(fs, r.Getenv, &o.quiet, "quiet", "CODER_SSH_QUIET", false, "Print no progress while waiting for the workspace.")
+	})
 	if v := getenvOr(r.Getenv, "CODER_SSH_WAIT"); v != "" {
 		_ = o.wait.Set(v) // a bad value is ignored: the default stays
 	}
 	fs.Var(&o.wait, "wait", envUsage("Wait for the startup scripts before connecting: yes, no, or auto (today the same as yes;\nit will wait only for scripts that block login once the API reports them).\nFailed or timed-out scripts print a warning and the connection goes ahead.", "CODER_SSH_WAIT"))
 	flagDuration(fs, r.Getenv, &o.connectTimeout, "connect-timeout", "CODER_SSH_CONNECT_TIMEOUT", defaultConnectTimeout,
 		"How long to wait for the agent to connect and answer over the tailnet (0: forever). A build in progress or\nrunning startup scripts do not count.")
-	flagStringArray(fs, r.Getenv, &o.env, "env", "CODER_SSH_ENV", "Set an environment variable K=V in the remote session (repeatable).")
-	fs.Lookup("env").Shorthand = "e"
+	withShorthand(fs, "e", func(fs *pflag.FlagSet) {
+		flagStringArray(fs, r.Getenv, &o.env, "env", "CODER_SSH_ENV", "Set an environment variable K=V in the remote session (repeatable).")
+	})
 	return cmd
 }
 

@@ -7,13 +7,16 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/opencoder/coder/agent"
 	"github.com/opencoder/coder/cli"
@@ -296,4 +299,51 @@ func TestSSHBrowserOnly(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Contains(t, stderr, "connect to admin/ws: This deployment only allows connections from the browser.")
 	require.NotContains(t, stderr, "GET ", "coderd's message is shown without the request line")
+}
+
+// TestSSHTerminal runs `coder ssh` on a real pseudo-terminal: the remote
+// shell gets a terminal of the same size, follows a resize (SIGWINCH), and
+// the local terminal's mode is restored at the end.
+func TestSSHTerminal(t *testing.T) {
+	t.Parallel()
+	d := newNetDeployment(t, nil)
+	d.startAgent(d.createWorkspace("ws")["main"])
+	ctx := coderdtest.Context(t, 2*time.Minute)
+
+	ptmx, tty, err := pty.Open()
+	require.NoError(t, err)
+	var screen syncBuffer
+	copied := make(chan struct{})
+	go func() { defer close(copied); _, _ = io.Copy(&screen, ptmx) }()
+	t.Cleanup(func() { _ = ptmx.Close(); _ = tty.Close(); <-copied })
+	require.NoError(t, pty.Setsize(ptmx, &pty.Winsize{Rows: 40, Cols: 100}))
+	before, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+	require.NoError(t, err)
+
+	r := &bgRun{done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		r.code = cli.Main(ctx, []string{"--global-config", d.configDir, "ssh", "ws"}, tty, tty, &r.stderr, func(string) string { return "" })
+	}()
+	// The shell's answer, not the echo of the command line, holds "size=40 100".
+	require.Eventually(t, func() bool {
+		_, _ = io.WriteString(ptmx, "echo size=$(stty size) tty=$(tty)\r")
+		return regexp.MustCompile(`size=40 100 tty=/dev/`).MatchString(screen.String())
+	}, time.Minute, time.Second, "screen:\n%s\nstderr:\n%s", screen.String(), r.stderr.String())
+
+	require.NoError(t, pty.Setsize(ptmx, &pty.Winsize{Rows: 50, Cols: 132}))
+	require.Eventually(t, func() bool {
+		// The kernel signals the terminal's foreground group, which this
+		// test process is not; send the signal as a shell would get it.
+		_ = unix.Kill(os.Getpid(), unix.SIGWINCH)
+		_, _ = io.WriteString(ptmx, "echo size=$(stty size)\r")
+		return strings.Contains(screen.String(), "size=50 132")
+	}, time.Minute, time.Second, "screen:\n%s", screen.String())
+
+	_, err = io.WriteString(ptmx, "exit 5\r")
+	require.NoError(t, err)
+	require.Equal(t, 5, r.wait(t, ctx), "screen:\n%s\nstderr:\n%s", screen.String(), r.stderr.String())
+	after, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+	require.NoError(t, err)
+	require.Equal(t, *before, *after, "the terminal leaves raw mode")
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/opencoder/coder/agentconn"
 	"github.com/opencoder/coder/codersdk"
 	"github.com/opencoder/coder/tailnet"
@@ -176,15 +178,18 @@ func awaitAgent(ctx context.Context, client *codersdk.Client, target agentTarget
 			target.Workspace = ws
 		}
 		b := target.Workspace.LatestBuild
-		switch b.Status {
-		case codersdk.WorkspaceStatusPending, codersdk.WorkspaceStatusStarting:
+		start := b.Transition == codersdk.WorkspaceTransitionStart
+		switch {
+		case start && (b.Status == codersdk.WorkspaceStatusPending || b.Status == codersdk.WorkspaceStatusStarting):
 			p.step("Waiting for the workspace to start (build #%d is %s)...", b.BuildNumber, b.Status)
 			continue
-		case codersdk.WorkspaceStatusRunning:
-		case codersdk.WorkspaceStatusStopping, codersdk.WorkspaceStatusStopped:
-			return target, fmt.Errorf("workspace %s is %s: start it with 'coder start %s'", label, b.Status, target.Workspace.Name)
-		case codersdk.WorkspaceStatusDeleting, codersdk.WorkspaceStatusDeleted:
-			return target, fmt.Errorf("workspace %s is %s", label, b.Status)
+		case start && b.Status == codersdk.WorkspaceStatusRunning:
+		case b.Transition == codersdk.WorkspaceTransitionStop && b.Status == codersdk.WorkspaceStatusStopped:
+			return target, fmt.Errorf("workspace %s is stopped: start it with 'coder start %s'", label, target.Workspace.Name)
+		case b.Transition == codersdk.WorkspaceTransitionStop && (b.Status == codersdk.WorkspaceStatusPending || b.Status == codersdk.WorkspaceStatusStopping):
+			return target, fmt.Errorf("workspace %s is stopping: start it again with 'coder start %s' once it has stopped", label, target.Workspace.Name)
+		case b.Transition == codersdk.WorkspaceTransitionDelete:
+			return target, fmt.Errorf("workspace %s is deleted or being deleted", label)
 		default: // failed, canceling, canceled
 			return target, fmt.Errorf("the latest build (#%d, %s) of workspace %s is %s: 'coder logs %s' shows why; 'coder start %s' tries again",
 				b.BuildNumber, b.Transition, label, b.Status, target.Workspace.Name, target.Workspace.Name)
@@ -292,7 +297,7 @@ func dialAgent(ctx context.Context, client *codersdk.Client, arg string, opts di
 			return target, nil, ctx.Err()
 		}
 		return target, nil, fmt.Errorf("the agent of %s is connected to coderd but did not answer over the tailnet within %s: "+
-			"the workspace may not reach %s's DERP relay (see 'coder ping %s')", target.label(), opts.ConnectTimeout, client.URL, target.label())
+			"there is no direct path and the relay through %s/derp did not work", target.label(), opts.ConnectTimeout, client.URL)
 	}
 	return target, conn, nil
 }
@@ -353,4 +358,16 @@ func describePath(direct bool, endpoint string, region int, names map[int]string
 		return fmt.Sprintf("via DERP region %d (%s)", region, n)
 	}
 	return fmt.Sprintf("via DERP region %d", region)
+}
+
+// withShorthand defines flags through define (one of the flag* helpers,
+// which have no shorthand parameter) and adds them to fs with a one-letter
+// shorthand. Setting Shorthand after the fact would not register it.
+func withShorthand(fs *pflag.FlagSet, short string, define func(*pflag.FlagSet)) {
+	tmp := pflag.NewFlagSet("", pflag.ContinueOnError)
+	define(tmp)
+	tmp.VisitAll(func(f *pflag.Flag) {
+		f.Shorthand = short
+		fs.AddFlag(f)
+	})
 }
