@@ -310,24 +310,16 @@ func TestSSHTerminal(t *testing.T) {
 	d.startAgent(d.createWorkspace("ws")["main"])
 	ctx := coderdtest.Context(t, 2*time.Minute)
 
-	ptmx, tty, err := pty.Open()
-	require.NoError(t, err)
+	ptmx, tty := openTerminal(t)
 	var screen syncBuffer
 	copied := make(chan struct{})
 	go func() { defer close(copied); _, _ = io.Copy(&screen, ptmx) }()
 	t.Cleanup(func() {
-		// Closing the terminal side first makes the master's read fail
-		// (EIO); a blocked read on a closed master may never return, so the
-		// wait is bounded.
+		_ = ptmx.Close() // the poller ends the pending read
+		<-copied
 		_ = tty.Close()
-		_ = ptmx.Close()
-		select {
-		case <-copied:
-		case <-time.After(10 * time.Second):
-			t.Log("pty reader did not stop; leaving it")
-		}
 	})
-	require.NoError(t, pty.Setsize(ptmx, &pty.Winsize{Rows: 40, Cols: 100}))
+	require.NoError(t, pty.Setsize(tty, &pty.Winsize{Rows: 40, Cols: 100}))
 	before, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
 	require.NoError(t, err)
 
@@ -342,7 +334,7 @@ func TestSSHTerminal(t *testing.T) {
 		return regexp.MustCompile(`size=40 100 tty=/dev/`).MatchString(screen.String())
 	}, time.Minute, time.Second, "screen:\n%s\nstderr:\n%s", screen.String(), r.stderr.String())
 
-	require.NoError(t, pty.Setsize(ptmx, &pty.Winsize{Rows: 50, Cols: 132}))
+	require.NoError(t, pty.Setsize(tty, &pty.Winsize{Rows: 50, Cols: 132}))
 	require.Eventually(t, func() bool {
 		// The kernel signals the terminal's foreground group, which this
 		// test process is not; send the signal as a shell would get it.
@@ -357,4 +349,18 @@ func TestSSHTerminal(t *testing.T) {
 	after, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
 	require.NoError(t, err)
 	require.Equal(t, *before, *after, "the terminal leaves raw mode")
+}
+
+// openTerminal opens a pseudo-terminal whose master side is managed by
+// Go's poller (creack/pty's is left blocking once its descriptor is used),
+// so closing it ends a pending read and the reader goroutine can be joined.
+func openTerminal(t *testing.T) (master, tty *os.File) {
+	t.Helper()
+	m, tty, err := pty.Open()
+	require.NoError(t, err)
+	fd, err := unix.FcntlInt(m.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	_ = m.Close()
+	require.NoError(t, err)
+	require.NoError(t, unix.SetNonblock(fd, true))
+	return os.NewFile(uintptr(fd), "/dev/ptmx"), tty
 }
