@@ -19,6 +19,8 @@ have_pg_server() {
 packages=()
 have_pg_server || packages+=(postgresql)
 command -v ssh >/dev/null 2>&1 || packages+=(openssh-client)
+# tailnet's loopback-only test builds a network namespace with ip(8).
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || packages+=(iproute2)
 
 if ((${#packages[@]} == 0)); then
 	exit 0
