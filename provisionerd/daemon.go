@@ -3,6 +3,7 @@ package provisionerd
 import (
 	"context"
 	"fmt"
+	"github.com/opencoder/coder/backoff"
 	"io"
 	"log/slog"
 	"maps"
@@ -114,7 +115,7 @@ type Options struct {
 	// for example while coderd restarts (DefaultReportTimeout).
 	ReportTimeout time.Duration
 	// BackoffMin and BackoffMax bound the reconnect delays
-	// (DefaultBackoffMin, DefaultBackoffMax).
+	// (backoff.DefaultMin, backoff.DefaultMax).
 	BackoffMin, BackoffMax time.Duration
 }
 
@@ -208,10 +209,10 @@ func New(client *codersdk.Client, opts Options) *Daemon {
 		opts.ReportTimeout = DefaultReportTimeout
 	}
 	if opts.BackoffMin <= 0 {
-		opts.BackoffMin = DefaultBackoffMin
+		opts.BackoffMin = backoff.DefaultMin
 	}
 	if opts.BackoffMax <= 0 {
-		opts.BackoffMax = DefaultBackoffMax
+		opts.BackoffMax = backoff.DefaultMax
 	}
 	grace := opts.ForceCancelGrace
 	if grace <= 0 {
@@ -369,7 +370,7 @@ func (d *Daemon) setFatal(err error) {
 func (d *Daemon) acquireLoop(slot int) {
 	defer d.wg.Done()
 	logger := d.logger.With(slog.Int("slot", slot))
-	bo := newBackoff(d.opts.BackoffMin, d.opts.BackoffMax, uint64(time.Now().UnixNano())+uint64(slot))
+	bo := backoff.NewSeeded(d.opts.BackoffMin, d.opts.BackoffMax, uint64(time.Now().UnixNano())+uint64(slot))
 	for d.acquireCtx.Err() == nil {
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(d.acquireCtx, d.opts.AcquireWait+acquireSlack)

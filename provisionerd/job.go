@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/opencoder/coder/backoff"
 	"log/slog"
 	"strings"
 	"time"
@@ -280,7 +281,7 @@ func (j *jobRun) outcome(res runResult) (*codersdk.CompleteJobRequest, *codersdk
 // retry calls fn until it succeeds, fails for a reason retrying cannot fix,
 // or ctx ends.
 func (j *jobRun) retry(ctx context.Context, fn func(context.Context) error) error {
-	bo := newBackoff(j.d.opts.BackoffMin, j.d.opts.BackoffMax, uint64(time.Now().UnixNano()))
+	bo := backoff.New(j.d.opts.BackoffMin, j.d.opts.BackoffMax)
 	for {
 		rctx, cancel := context.WithTimeout(ctx, defaultRequestTimeout)
 		err := fn(rctx)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/opencoder/coder/backoff"
 	"log/slog"
 	"sync"
 	"time"
@@ -132,7 +133,7 @@ func (b *logBatcher) kickLocked() {
 // heartbeats during the final report still need it.
 func (b *logBatcher) run(ctx context.Context) {
 	defer close(b.done)
-	bo := newBackoff(b.opts.BackoffMin, b.opts.BackoffMax, uint64(time.Now().UnixNano()))
+	bo := backoff.New(b.opts.BackoffMin, b.opts.BackoffMax)
 	flush := time.NewTicker(b.opts.Interval)
 	defer flush.Stop()
 	// heartbeat fires Heartbeat after the last successful send, or at the
@@ -229,7 +230,7 @@ func (b *logBatcher) sendOne(ctx context.Context, force bool) error {
 
 // drain sends everything queued, retrying failures with backoff, until the
 // queue is empty (nil), a fatal error, or ctx ends.
-func (b *logBatcher) drain(ctx context.Context, bo *backoff) error {
+func (b *logBatcher) drain(ctx context.Context, bo *backoff.Backoff) error {
 	for {
 		err := b.sendOne(ctx, false)
 		switch {

@@ -1,4 +1,8 @@
-package provisionerd
+// Package backoff spaces the retries of a loop that talks to something that
+// may be down (coderd, PostgreSQL, a DERP server): exponentially growing,
+// jittered delays with a floor and a cap. It is the one retry schedule of
+// the project; every retry loop owns one Backoff.
+package backoff
 
 import (
 	"context"
@@ -10,39 +14,44 @@ import (
 // behind a load balancer is often over in well under a second), the cap
 // keeps a fleet of daemons from hammering a coderd that is coming back.
 const (
-	DefaultBackoffMin = 100 * time.Millisecond
-	DefaultBackoffMax = 10 * time.Second
+	DefaultMin = 100 * time.Millisecond
+	DefaultMax = 10 * time.Second
 )
 
-// backoff yields exponentially growing, jittered delays between retries of
+// Backoff yields exponentially growing, jittered delays between retries of
 // one caller. It is not safe for concurrent use: each retry loop owns one.
 //
 // The n-th delay is drawn uniformly from [d/2, d] with d = min(max,
 // min*2^n) ("equal jitter"): the spread keeps daemons that lost coderd at
 // the same moment from returning in lockstep, and the lower bound keeps the
 // growth that protects a struggling server.
-type backoff struct {
+type Backoff struct {
 	min, max time.Duration
 	rand     *rand.Rand
 
 	cur time.Duration // the next un-jittered delay; 0 means min
 }
 
-// newBackoff returns a backoff between minDelay and maxDelay (the defaults
-// when zero). seed makes the jitter reproducible in tests; production uses
-// a random one.
-func newBackoff(minDelay, maxDelay time.Duration, seed uint64) *backoff {
+// New returns a Backoff between minDelay and maxDelay (the defaults when
+// zero) with a random jitter seed.
+func New(minDelay, maxDelay time.Duration) *Backoff {
+	return NewSeeded(minDelay, maxDelay, rand.Uint64())
+}
+
+// NewSeeded is New with a fixed jitter seed, so tests can reproduce a
+// schedule, and callers that start many loops at once can spread them.
+func NewSeeded(minDelay, maxDelay time.Duration, seed uint64) *Backoff {
 	if minDelay <= 0 {
-		minDelay = DefaultBackoffMin
+		minDelay = DefaultMin
 	}
 	if maxDelay < minDelay {
-		maxDelay = max(DefaultBackoffMax, minDelay)
+		maxDelay = max(DefaultMax, minDelay)
 	}
-	return &backoff{min: minDelay, max: maxDelay, rand: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	return &Backoff{min: minDelay, max: maxDelay, rand: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 }
 
 // Next returns the delay before the next retry and grows the following one.
-func (b *backoff) Next() time.Duration {
+func (b *Backoff) Next() time.Duration {
 	d := b.cur
 	if d < b.min {
 		d = b.min
@@ -57,11 +66,11 @@ func (b *backoff) Next() time.Duration {
 }
 
 // Reset starts over from the minimum delay, after a success.
-func (b *backoff) Reset() { b.cur = 0 }
+func (b *Backoff) Reset() { b.cur = 0 }
 
 // Wait sleeps for Next(), or until ctx ends; it reports whether the full
 // delay passed.
-func (b *backoff) Wait(ctx context.Context) bool {
+func (b *Backoff) Wait(ctx context.Context) bool {
 	t := time.NewTimer(b.Next())
 	defer t.Stop()
 	select {

@@ -1,4 +1,4 @@
-package provisionerd
+package backoff
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 func TestBackoffGrowsWithinBoundsAndResets(t *testing.T) {
 	t.Parallel()
 	const lo, hi = 100 * time.Millisecond, 10 * time.Second
-	b := newBackoff(lo, hi, 1)
+	b := NewSeeded(lo, hi, 1)
 	ceiling := lo
 	for i := range 20 {
 		d := b.Next()
@@ -29,12 +29,12 @@ func TestBackoffGrowsWithinBoundsAndResets(t *testing.T) {
 
 func TestBackoffDefaults(t *testing.T) {
 	t.Parallel()
-	b := newBackoff(0, 0, 1)
-	require.Equal(t, DefaultBackoffMin, b.min)
-	require.Equal(t, DefaultBackoffMax, b.max)
+	b := NewSeeded(0, 0, 1)
+	require.Equal(t, DefaultMin, b.min)
+	require.Equal(t, DefaultMax, b.max)
 	// A cap below the floor is raised to the default cap.
-	b = newBackoff(time.Second, time.Millisecond, 1)
-	require.Equal(t, DefaultBackoffMax, b.max)
+	b = NewSeeded(time.Second, time.Millisecond, 1)
+	require.Equal(t, DefaultMax, b.max)
 }
 
 func TestBackoffJitterSpreads(t *testing.T) {
@@ -43,7 +43,7 @@ func TestBackoffJitterSpreads(t *testing.T) {
 	// the same step drawn with different seeds differs.
 	seen := map[time.Duration]bool{}
 	for seed := range uint64(20) {
-		b := newBackoff(time.Second, time.Minute, seed)
+		b := NewSeeded(time.Second, time.Minute, seed)
 		b.Next()
 		seen[b.Next()] = true
 	}
@@ -53,7 +53,7 @@ func TestBackoffJitterSpreads(t *testing.T) {
 func TestBackoffWait(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		b := newBackoff(time.Second, 10*time.Second, 1)
+		b := NewSeeded(time.Second, 10*time.Second, 1)
 		start := time.Now()
 		require.True(t, b.Wait(context.Background()))
 		waited := time.Since(start)
