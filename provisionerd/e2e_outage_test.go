@@ -54,7 +54,7 @@ func TestDaemonFinishesJobAcrossAnOutage(t *testing.T) {
 	// its last logs and its result wait for coderd to come back.
 	proxy.down()
 	close(runner.release)
-	<-runner.finished
+	runner.awaitFinished(t)
 	tv, err := dep.owner.TemplateVersion(e2eContext(t), v.ID)
 	require.NoError(t, err)
 	require.Equal(t, codersdk.ProvisionerJobRunning, tv.Job.Status, "not reported yet: coderd is unreachable")

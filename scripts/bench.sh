@@ -35,9 +35,7 @@ BENCHMARKS=(
 	"./coderd/userpassword BenchmarkHash"
 	"./coderd/rbac BenchmarkAuthorize 1s"
 	"./coderd/database/dbtestutil BenchmarkNewDB"
-	# JobPickup hangs past 100x: its scriptedRunner's finished channel
-	# (buffer 100) is never drained.
-	"./provisionerd BenchmarkJobPickup 100x"
+	"./provisionerd BenchmarkJobPickup 300x"
 	"./provisionerd BenchmarkJobThroughput 1x"
 	"./provisionerd/terraform BenchmarkBuild 3x"
 	"./tailnet BenchmarkThroughput 2s"
