@@ -4,19 +4,17 @@ package cli
 // --parameter flags, parameter file and answers into a build's values.
 // Values given on the command line go to the server as typed: it validates
 // them and its field errors are shown. Answers typed at a prompt are checked
-// here first, so a typo is asked again instead of failing the command.
+// first with the server's own rules (codersdk.ValidateParameterValue), so a
+// typo is asked again instead of failing the command.
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
-	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -231,7 +229,7 @@ func firstLine(s string) string {
 	return s
 }
 
-// askParameter prompts until the answer passes the local checks. Enter
+// askParameter prompts until the answer passes the server's checks. Enter
 // keeps the default.
 func askParameter(in *prompter, out io.Writer, d codersdk.TemplateVersionParameter) (string, error) {
 	title := d.Name
@@ -289,7 +287,7 @@ func askParameter(in *prompter, out io.Writer, d codersdk.TemplateVersionParamet
 			}
 			value = d.DefaultValue
 		}
-		if err := checkParameterValue(d, value); err != nil {
+		if err := codersdk.ValidateParameterValue(d, value); err != nil {
 			fmt.Fprintf(out, "  Invalid: %v. Try again.\n", err)
 			continue
 		}
@@ -327,56 +325,4 @@ func normalizeAnswer(d codersdk.TemplateVersionParameter, a string) string {
 		}
 	}
 	return a
-}
-
-// checkParameterValue checks a value against a definition the way the
-// server will: type, options, regex, min and max.
-func checkParameterValue(d codersdk.TemplateVersionParameter, value string) error {
-	var elems []string
-	switch d.Type {
-	case "number":
-		n, err := strconv.ParseFloat(value, 64)
-		if err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
-			return fmt.Errorf("%q is not a number", value)
-		}
-		if d.ValidationMin != nil && n < float64(*d.ValidationMin) {
-			return fmt.Errorf("must be at least %d%s", *d.ValidationMin, validationSuffix(d))
-		}
-		if d.ValidationMax != nil && n > float64(*d.ValidationMax) {
-			return fmt.Errorf("must be at most %d%s", *d.ValidationMax, validationSuffix(d))
-		}
-	case "bool":
-		if value != "true" && value != "false" {
-			return fmt.Errorf("%q is not true or false", value)
-		}
-	case "list(string)":
-		if err := json.Unmarshal([]byte(value), &elems); err != nil {
-			return errors.New(`must be a list, like a,b or ["a","b"]`)
-		}
-	}
-	if len(d.Options) > 0 {
-		check := []string{value}
-		if d.Type == "list(string)" {
-			check = elems
-		}
-		for _, v := range check {
-			if !slices.ContainsFunc(d.Options, func(o codersdk.TemplateVersionParameterOption) bool { return o.Value == v }) {
-				return fmt.Errorf("%q is not one of the options", v)
-			}
-		}
-	}
-	if d.ValidationRegex != "" && (d.Type == "string" || d.Type == "") {
-		re, err := regexp.Compile(d.ValidationRegex)
-		if err == nil && !re.MatchString(value) {
-			return fmt.Errorf("must match %s%s", d.ValidationRegex, validationSuffix(d))
-		}
-	}
-	return nil
-}
-
-func validationSuffix(d codersdk.TemplateVersionParameter) string {
-	if d.ValidationError == "" {
-		return ""
-	}
-	return " (" + d.ValidationError + ")"
 }

@@ -128,37 +128,55 @@ func TestResolveParametersNonInteractive(t *testing.T) {
 	require.NotContains(t, err.Error(), "region")
 }
 
-func TestCheckParameterValue(t *testing.T) {
+// TestPromptRejectsWhatServerRejects answers a prompt with values coderd
+// refuses (the messages are the server's, codersdk.ValidateParameterValue):
+// each is asked again, so a build never fails on a typo that the CLI let
+// through. The CLI once skipped the size, NUL and type checks and ignored
+// a regex that does not compile.
+func TestPromptRejectsWhatServerRejects(t *testing.T) {
 	t.Parallel()
 	byName := map[string]codersdk.TemplateVersionParameter{}
 	for _, d := range testDefs {
 		byName[d.Name] = d
 	}
+	note := codersdk.TemplateVersionParameter{Name: "note", Type: "string"}
 	cases := []struct {
-		param, value, err string
+		name        string
+		def         codersdk.TemplateVersionParameter
+		bad, good   string // good "" = no value passes: the prompt runs out of input
+		wantInvalid string
 	}{
-		{"region", "eu", ""},
-		{"region", "mars", "not one of the options"},
-		{"cpus", "8", ""},
-		{"cpus", "9", "at most 8"},
-		{"cpus", "0", "at least 1"},
-		{"cpus", "many", "not a number"},
-		{"cpus", "NaN", "not a number"},
-		{"image", "ubuntu", ""},
-		{"image", "Ubuntu", "lower-case letters only"},
-		{"debug", "true", ""},
-		{"debug", "yes", "not true or false"},
-		{"extras", `["git","vim"]`, ""},
-		{"extras", `["emacs"]`, `"emacs" is not one of the options`},
-		{"extras", "git", "must be a list"},
+		{"not an option", byName["region"], "mars", "eu", `"mars" is not one of the options [eu us]`},
+		{"above max", byName["cpus"], "9", "8", "must be at most 8"},
+		{"below min", byName["cpus"], "0", "1", "must be at least 1"},
+		{"not a number", byName["cpus"], "many", "2", `must be a number, got "many"`},
+		{"NaN", byName["cpus"], "NaN", "2", `must be a number, got "NaN"`},
+		{"regex", byName["image"], "Ubuntu", "ubuntu", "must match ^[a-z]+$: lower-case letters only"},
+		{"bool", byName["debug"], "maybe", "no", `must be true or false, got "maybe"`},
+		{"list option", byName["extras"], "emacs", "git", `"emacs" is not one of the options [git vim]`},
+		{"NUL", note, "a\x00b", "ab", "must not contain NUL characters"},
+		{"too long", note, strings.Repeat("n", codersdk.MaxParameterValueSize+1), "short", "value too long (at most 64 KiB)"},
+		{"regex that does not compile", codersdk.TemplateVersionParameter{Name: "image", Type: "string", ValidationRegex: "([a-z"}, "ubuntu", "",
+			"the template's validation regex does not compile"},
+		{"unsupported type", codersdk.TemplateVersionParameter{Name: "m", Type: "map(string)"}, "x", "", `the template declares an unsupported type "map(string)"`},
 	}
 	for _, c := range cases {
-		err := checkParameterValue(byName[c.param], c.value)
-		if c.err == "" {
-			require.NoError(t, err, "%s=%s", c.param, c.value)
-		} else {
-			require.ErrorContains(t, err, c.err, "%s=%s", c.param, c.value)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			input := c.bad + "\n"
+			if c.good != "" {
+				input += c.good + "\n"
+			}
+			var out bytes.Buffer
+			got, err := askParameter(newPrompter(strings.NewReader(input), &out), &out, c.def)
+			require.Contains(t, out.String(), "Invalid: "+c.wantInvalid)
+			if c.good == "" {
+				require.Error(t, err, "no answer is valid")
+				return
+			}
+			require.NoError(t, err)
+			require.NoError(t, codersdk.ValidateParameterValue(c.def, got))
+		})
 	}
 }
 
