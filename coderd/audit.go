@@ -3,6 +3,7 @@ package coderd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/google/uuid"
@@ -89,9 +90,14 @@ func (api *API) auditLogs(w http.ResponseWriter, r *http.Request) {
 		if a.UserID != nil {
 			u, seen := users[*a.UserID]
 			if !seen {
-				if dbu, err := api.opts.DB.GetUserByID(r.Context(), *a.UserID); err == nil {
+				dbu, err := api.opts.DB.GetUserByID(r.Context(), *a.UserID)
+				switch {
+				case err == nil:
 					conv := api.convertUser(r.Context(), dbu)
 					u = &conv
+				case !errors.Is(err, database.ErrNotFound):
+					httpapi.InternalError(w, r, api.opts.Logger, "get audit log user", err)
+					return
 				}
 				users[*a.UserID] = u
 			}

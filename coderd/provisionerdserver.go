@@ -98,7 +98,9 @@ func (api *API) acquireJob(w http.ResponseWriter, r *http.Request) {
 			payload, err := api.acquiredJob(ctx, job)
 			if err != nil {
 				api.opts.Logger.ErrorContext(ctx, "prepare acquired job; failing it", "job_id", job.ID, "error", err)
-				api.failJobInternal(ctx, job, "Coder could not prepare the job: "+err.Error(), codersdk.JobErrorCodeInternal)
+				if ferr := api.failJobInternal(ctx, job, "Coder could not prepare the job: "+err.Error(), codersdk.JobErrorCodeInternal); ferr != nil {
+					api.opts.Logger.ErrorContext(ctx, "fail unpreparable job", "job_id", job.ID, "error", ferr)
+				}
 				continue
 			}
 			api.opts.Logger.DebugContext(ctx, "job acquired", "job_id", job.ID, "daemon", name, "queued_for", api.now().Sub(job.CreatedAt))
@@ -161,8 +163,12 @@ func (api *API) acquiredJob(ctx context.Context, job database.ProvisionerJob) (*
 		// import; a version not yet attached to a template gets a stand-in.
 		md.TemplateID, md.TemplateName = uuid.NewString(), "import"
 		if version.TemplateID != nil {
-			if t, err := api.opts.DB.GetTemplateByID(ctx, *version.TemplateID); err == nil {
+			t, err := api.opts.DB.GetTemplateByID(ctx, *version.TemplateID)
+			switch {
+			case err == nil:
 				md.TemplateID, md.TemplateName = t.ID.String(), t.Name
+			case !errors.Is(err, database.ErrNotFound):
+				return nil, fmt.Errorf("get template: %w", err)
 			}
 		}
 		out.TemplateImport = &codersdk.AcquiredTemplateImport{Metadata: md}
@@ -218,14 +224,18 @@ func (api *API) workspaceBuildInput(ctx context.Context, job database.Provisione
 	}
 	params, err := api.opts.DB.GetWorkspaceBuildParameters(ctx, build.ID)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("get build parameters: %w", err)
 	}
 	var prev []database.WorkspaceBuildParameter
 	if build.BuildNumber > 1 {
-		if pb, err := api.opts.DB.GetWorkspaceBuildByNumber(ctx, ws.ID, build.BuildNumber-1); err == nil {
+		pb, err := api.opts.DB.GetWorkspaceBuildByNumber(ctx, ws.ID, build.BuildNumber-1)
+		switch {
+		case err == nil:
 			if prev, err = api.opts.DB.GetWorkspaceBuildParameters(ctx, pb.ID); err != nil {
-				return nil, err
+				return nil, fmt.Errorf("get previous build parameters: %w", err)
 			}
+		case !errors.Is(err, database.ErrNotFound):
+			return nil, fmt.Errorf("get previous build: %w", err)
 		}
 	}
 	transition := build.Transition
@@ -238,11 +248,11 @@ func (api *API) workspaceBuildInput(ctx context.Context, job database.Provisione
 	if transition == "start" {
 		token, err := api.ownerWorkspaceToken(ctx, owner.ID, ws.ID)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("issue owner token: %w", err)
 		}
 		md.OwnerSessionToken = token
-	} else {
-		_ = api.deleteOwnerWorkspaceToken(ctx, owner.ID, ws.ID)
+	} else if err := deleteOwnerWorkspaceToken(ctx, api.opts.DB, owner.ID, ws.ID); err != nil {
+		return nil, err
 	}
 	return &codersdk.AcquiredWorkspaceBuild{
 		WorkspaceBuildID: build.ID, WorkspaceName: ws.Name, State: state,
@@ -326,7 +336,10 @@ func (api *API) updateJob(w http.ResponseWriter, r *http.Request) {
 		httpapi.InternalError(w, r, api.opts.Logger, "heartbeat job", err)
 		return
 	}
-	_ = api.opts.DB.TouchProvisionerDaemon(ctx, req.DaemonID, api.now())
+	if err := api.opts.DB.TouchProvisionerDaemon(ctx, req.DaemonID, api.now()); err != nil {
+		// The heartbeat is recorded; only the daemon list's "last seen" is stale.
+		api.opts.Logger.WarnContext(ctx, "touch provisioner daemon", "daemon_id", req.DaemonID, "error", err)
+	}
 	if len(logs) > 0 {
 		if err := api.opts.DB.InsertProvisionerJobLogs(ctx, jobID, logs); err != nil {
 			httpapi.InternalError(w, r, api.opts.Logger, "store logs", err)
@@ -510,31 +523,52 @@ func (api *API) endJobWithError(ctx context.Context, tx *database.Store, job dat
 	return err
 }
 
-// failJobInternal fails a job coderd itself could not hand out.
-func (api *API) failJobInternal(ctx context.Context, job database.ProvisionerJob, msg, code string) {
+// failJobInternal fails a job coderd itself could not hand out, with msg
+// as its last log line and its error. The first failing statement's error
+// is returned: after it PostgreSQL refuses the rest of the transaction.
+func (api *API) failJobInternal(ctx context.Context, job database.ProvisionerJob, msg, code string) error {
+	msg = truncate(noNUL(msg), maxErrorBytes)
 	err := api.opts.DB.InTx(ctx, func(tx *database.Store) error {
-		_ = tx.InsertProvisionerJobLogs(ctx, job.ID, []database.ProvisionerJobLog{{CreatedAt: api.now(), Source: string(codersdk.LogSourceProvisionerDaemon), Level: "error", Stage: "Coder", Output: msg}})
-		return api.endJobWithError(ctx, tx, job, msg, code, nil)
+		if err := tx.InsertProvisionerJobLogs(ctx, job.ID, []database.ProvisionerJobLog{{CreatedAt: api.now(), Source: string(codersdk.LogSourceProvisionerDaemon),
+			Level: string(codersdk.ProvisionerLogLevelError), Stage: "Coder", Output: msg}}); err != nil {
+			return fmt.Errorf("insert failure log: %w", err)
+		}
+		if err := api.endJobWithError(ctx, tx, job, msg, code, nil); err != nil {
+			return fmt.Errorf("end job: %w", err)
+		}
+		return nil
 	})
 	if err != nil {
-		api.opts.Logger.ErrorContext(ctx, "fail job", "job_id", job.ID, "error", err)
+		return fmt.Errorf("fail job %s: %w", job.ID, err)
 	}
 	api.publishJobLogs(ctx, job.ID)
+	return nil
 }
 
 // onJobEnded runs after a job ended outside a daemon (canceled while
 // pending): keep the workspace's last good state.
-func (api *API) onJobEnded(ctx context.Context, job database.ProvisionerJob) {
+func (api *API) onJobEnded(ctx context.Context, job database.ProvisionerJob) error {
 	if codersdk.ProvisionerJobType(job.Type) != codersdk.ProvisionerJobTypeWorkspaceBuild {
-		return
+		return nil
 	}
 	build, err := api.opts.DB.GetWorkspaceBuildByJobID(ctx, job.ID)
-	if err != nil || build.ProvisionerState != nil {
-		return
+	if err != nil {
+		return fmt.Errorf("get build: %w", err)
 	}
-	if st, err := api.opts.DB.GetLastStateBefore(ctx, build.WorkspaceID, build.BuildNumber); err == nil && st != nil {
-		_ = api.opts.DB.UpdateWorkspaceBuildState(ctx, build.ID, st, api.now())
+	if build.ProvisionerState != nil {
+		return nil
 	}
+	st, err := api.opts.DB.GetLastStateBefore(ctx, build.WorkspaceID, build.BuildNumber)
+	if err != nil {
+		return fmt.Errorf("get previous state: %w", err)
+	}
+	if st == nil {
+		return nil
+	}
+	if err := api.opts.DB.UpdateWorkspaceBuildState(ctx, build.ID, st, api.now()); err != nil {
+		return fmt.Errorf("keep previous state: %w", err)
+	}
+	return nil
 }
 
 func (api *API) storeImport(ctx context.Context, tx *database.Store, job database.ProvisionerJob, res *codersdk.CompletedTemplateImport, now time.Time) error {
@@ -577,11 +611,14 @@ func (api *API) storeBuild(ctx context.Context, tx *database.Store, job database
 	}
 	if build.Transition == string(codersdk.WorkspaceTransitionDelete) {
 		if err := tx.MarkWorkspaceDeleted(ctx, build.WorkspaceID, now); err != nil {
-			return err
+			return fmt.Errorf("mark workspace deleted: %w", err)
 		}
 		ws, err := tx.GetWorkspaceByID(ctx, build.WorkspaceID)
-		if err == nil {
-			_ = api.deleteOwnerWorkspaceToken(ctx, ws.OwnerID, ws.ID)
+		if err != nil {
+			return fmt.Errorf("get workspace: %w", err)
+		}
+		if err := deleteOwnerWorkspaceToken(ctx, tx, ws.OwnerID, ws.ID); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -595,5 +632,8 @@ func (api *API) releaseJob(job database.ProvisionerJob, daemonID uuid.UUID) {
 		api.opts.Logger.WarnContext(ctx, "release unclaimed job", "job_id", job.ID, "error", err)
 		return
 	}
-	_ = api.opts.Pubsub.Publish(ctx, database.ChannelJobPosted, []byte(job.OrganizationID.String()))
+	if err := api.opts.Pubsub.Publish(ctx, database.ChannelJobPosted, []byte(job.OrganizationID.String())); err != nil {
+		// Waiting daemons still find it at their next safety-net poll.
+		api.opts.Logger.WarnContext(ctx, "announce released job", "job_id", job.ID, "error", err)
+	}
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/opencoder/coder/codersdk"
 )
 
-func convertJob(j database.ProvisionerJob) codersdk.ProvisionerJob {
+func convertJob(j database.ProvisionerJob) (codersdk.ProvisionerJob, error) {
 	cj := codersdk.ProvisionerJob{
 		ID: j.ID, CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, CompletedAt: j.CompletedAt, CanceledAt: j.CanceledAt,
 		ErrorCode: j.ErrorCode, Status: codersdk.ProvisionerJobStatus(j.Status), WorkerID: j.WorkerID, FileID: j.FileID,
@@ -25,8 +25,10 @@ func convertJob(j database.ProvisionerJob) codersdk.ProvisionerJob {
 	if j.Error != nil {
 		cj.Error = *j.Error
 	}
-	_ = jsonUnmarshal(j.Input, &cj.Input)
-	return cj
+	if err := decodeStored("provisioner_jobs", "input", j.ID, j.Input, &cj.Input); err != nil {
+		return codersdk.ProvisionerJob{}, err
+	}
+	return cj, nil
 }
 
 // convertJobsByID converts jobs with their queue positions.
@@ -37,7 +39,10 @@ func (api *API) convertJobsByID(ctx context.Context, ids []uuid.UUID) (map[uuid.
 	}
 	out := make(map[uuid.UUID]codersdk.ProvisionerJob, len(jobs))
 	for _, j := range jobs {
-		cj := convertJob(j)
+		cj, err := convertJob(j)
+		if err != nil {
+			return nil, err
+		}
 		if j.Status == string(codersdk.ProvisionerJobPending) {
 			cj.QueuePosition, cj.QueueSize, err = api.opts.DB.QueuePosition(ctx, j)
 			if err != nil {
@@ -61,7 +66,10 @@ func (api *API) cancelJob(w http.ResponseWriter, r *http.Request, jobID uuid.UUI
 		return
 	}
 	if job.CompletedAt != nil {
-		api.onJobEnded(ctx, job)
+		if err := api.onJobEnded(ctx, job); err != nil {
+			// The job is canceled; only the restored state is missing.
+			api.opts.Logger.ErrorContext(ctx, "keep last good state of canceled build", "job_id", job.ID, "error", err)
+		}
 	}
 	api.publishJobLogs(ctx, jobID)
 	httpapi.Write(w, http.StatusOK, codersdk.Response{Message: "Job canceled."})

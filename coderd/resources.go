@@ -3,12 +3,16 @@ package coderd
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/opencoder/coder/coderd/apikey"
 	"github.com/opencoder/coder/coderd/database"
+	"github.com/opencoder/coder/coderd/httpapi"
 	"github.com/opencoder/coder/codersdk"
 )
 
@@ -77,7 +81,11 @@ func (api *API) resourcesForJobs(ctx context.Context, jobIDs []uuid.UUID) (map[u
 	}
 	byRes := map[uuid.UUID][]codersdk.WorkspaceAgent{}
 	for _, a := range agents {
-		byRes[a.ResourceID] = append(byRes[a.ResourceID], api.convertAgent(a))
+		ca, err := api.convertAgent(a)
+		if err != nil {
+			return nil, err
+		}
+		byRes[a.ResourceID] = append(byRes[a.ResourceID], ca)
 	}
 	out := map[uuid.UUID][]codersdk.WorkspaceResource{}
 	for _, id := range jobIDs {
@@ -86,15 +94,19 @@ func (api *API) resourcesForJobs(ctx context.Context, jobIDs []uuid.UUID) (map[u
 	for _, r := range rs {
 		cr := codersdk.WorkspaceResource{ID: r.ID, CreatedAt: r.CreatedAt, JobID: r.JobID, Transition: codersdk.WorkspaceTransition(r.Transition),
 			Type: r.Type, Name: r.Name, Hide: r.Hide, Icon: r.Icon, Agents: byRes[r.ID], DailyCost: r.DailyCost}
-		_ = json.Unmarshal(r.Metadata, &cr.Metadata)
+		if err := decodeStored("workspace_resources", "metadata", r.ID, r.Metadata, &cr.Metadata); err != nil {
+			return nil, err
+		}
 		out[r.JobID] = append(out[r.JobID], cr)
 	}
 	return out, nil
 }
 
-func (api *API) convertAgent(a database.WorkspaceAgent) codersdk.WorkspaceAgent {
+func (api *API) convertAgent(a database.WorkspaceAgent) (codersdk.WorkspaceAgent, error) {
 	var spec agentSpec
-	_ = json.Unmarshal(a.Spec, &spec)
+	if err := decodeStored("workspace_agents", "spec", a.ID, a.Spec, &spec); err != nil {
+		return codersdk.WorkspaceAgent{}, err
+	}
 	ca := codersdk.WorkspaceAgent{
 		ID: a.ID, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt, FirstConnectedAt: a.FirstConnectedAt, LastConnectedAt: a.LastConnectedAt,
 		DisconnectedAt: a.DisconnectedAt, StartedAt: a.StartedAt, ReadyAt: a.ReadyAt, LifecycleState: codersdk.WorkspaceAgentLifecycle(a.LifecycleState),
@@ -114,12 +126,35 @@ func (api *API) convertAgent(a database.WorkspaceAgent) codersdk.WorkspaceAgent 
 	default:
 		ca.Status = codersdk.WorkspaceAgentConnected
 	}
-	return ca
+	return ca, nil
 }
 
-func jsonUnmarshal(raw []byte, v any) error {
+// errCorruptStored marks a stored JSON value that does not decode into the
+// shape coderd wrote: a server-side fault, answered with 500 and logged
+// with the row, never shown as an empty value.
+var errCorruptStored = errors.New("stored JSON is corrupt")
+
+// decodeStored decodes the jsonb column of a row into v; an empty value
+// leaves v as is. The error names the table, column and row.
+func decodeStored(table, column string, id any, raw []byte, v any) error {
 	if len(raw) == 0 {
 		return nil
 	}
-	return json.Unmarshal(raw, v)
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("%w: %s.%s of row %v: %w", errCorruptStored, table, column, id, err)
+	}
+	return nil
+}
+
+// writeStoredError answers an error of a conversion of stored rows: a
+// clear 500 for corrupt stored JSON (the row is in the log), else the
+// generic internal error for what.
+func (api *API) writeStoredError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	if errors.Is(err, errCorruptStored) {
+		api.opts.Logger.ErrorContext(r.Context(), "corrupt stored data", "path", r.URL.Path, "error", err)
+		httpapi.Error(w, http.StatusInternalServerError, "Stored data is corrupt.",
+			"A database row holds JSON coderd cannot read; the server logged which one.")
+		return
+	}
+	httpapi.InternalError(w, r, api.opts.Logger, what, err)
 }

@@ -3,6 +3,7 @@ package coderd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -153,7 +154,7 @@ func (api *API) postTemplate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	api.audit(r, auditEntry{ResourceType: "template", ResourceID: &t.ID, Target: t.Name, Action: codersdk.AuditActionCreate, Status: http.StatusCreated})
-	httpapi.Write(w, http.StatusCreated, api.convertTemplates(ctx, []database.Template{t})[0])
+	api.writeTemplates(w, r, http.StatusCreated, []database.Template{t}, true)
 }
 
 func (api *API) templates(w http.ResponseWriter, r *http.Request) {
@@ -171,7 +172,7 @@ func (api *API) templates(w http.ResponseWriter, r *http.Request) {
 			visible = append(visible, t)
 		}
 	}
-	httpapi.Write(w, http.StatusOK, api.convertTemplates(ctx, visible))
+	api.writeTemplates(w, r, http.StatusOK, visible, false)
 }
 
 func (api *API) templateByName(w http.ResponseWriter, r *http.Request) {
@@ -186,11 +187,11 @@ func (api *API) templateByName(w http.ResponseWriter, r *http.Request) {
 		httpapi.InternalError(w, r, api.opts.Logger, "get template", err)
 		return
 	}
-	httpapi.Write(w, http.StatusOK, api.convertTemplates(ctx, []database.Template{t})[0])
+	api.writeTemplates(w, r, http.StatusOK, []database.Template{t}, true)
 }
 
 func (api *API) template(w http.ResponseWriter, r *http.Request) {
-	httpapi.Write(w, http.StatusOK, api.convertTemplates(r.Context(), []database.Template{templateParam(r)})[0])
+	api.writeTemplates(w, r, http.StatusOK, []database.Template{templateParam(r)}, true)
 }
 
 func (api *API) deleteTemplate(w http.ResponseWriter, r *http.Request) {
@@ -271,13 +272,27 @@ func (api *API) templateVersionsByTemplate(w http.ResponseWriter, r *http.Reques
 	}
 	out, err := api.convertVersions(ctx, rows)
 	if err != nil {
-		httpapi.InternalError(w, r, api.opts.Logger, "convert versions", err)
+		api.writeStoredError(w, r, "convert versions", err)
 		return
 	}
 	httpapi.Write(w, http.StatusOK, out)
 }
 
-func (api *API) convertTemplates(ctx context.Context, ts []database.Template) []codersdk.Template {
+// writeTemplates answers with ts converted: the first alone when single.
+func (api *API) writeTemplates(w http.ResponseWriter, r *http.Request, status int, ts []database.Template, single bool) {
+	out, err := api.convertTemplates(r.Context(), ts)
+	if err != nil {
+		api.writeStoredError(w, r, "convert templates", err)
+		return
+	}
+	if single {
+		httpapi.Write(w, status, out[0])
+		return
+	}
+	httpapi.Write(w, status, out)
+}
+
+func (api *API) convertTemplates(ctx context.Context, ts []database.Template) ([]codersdk.Template, error) {
 	ids := make([]uuid.UUID, len(ts))
 	for i, t := range ts {
 		ids[i] = t.ID
@@ -293,13 +308,19 @@ func (api *API) convertTemplates(ctx context.Context, ts []database.Template) []
 			DisplayName: t.DisplayName, Provisioner: "terraform", ActiveVersionID: t.ActiveVersionID, ActiveUserCount: counts[t.ID],
 			Description: t.Description, Icon: t.Icon, CreatedByID: t.CreatedBy,
 		}
-		if org, err := api.opts.DB.GetOrganizationByID(ctx, t.OrganizationID); err == nil {
+		switch org, err := api.opts.DB.GetOrganizationByID(ctx, t.OrganizationID); {
+		case err == nil:
 			ct.OrganizationName = org.Name
+		case !errors.Is(err, database.ErrNotFound):
+			return nil, fmt.Errorf("get organization of template %s: %w", t.ID, err)
 		}
-		if u, err := api.opts.DB.GetUserByID(ctx, t.CreatedBy); err == nil {
+		switch u, err := api.opts.DB.GetUserByID(ctx, t.CreatedBy); {
+		case err == nil:
 			ct.CreatedByName = u.Username
+		case !errors.Is(err, database.ErrNotFound):
+			return nil, fmt.Errorf("get creator of template %s: %w", t.ID, err)
 		}
 		out = append(out, ct)
 	}
-	return out
+	return out, nil
 }

@@ -156,7 +156,7 @@ func (api *API) postTemplateVersion(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := api.convertVersions(ctx, []database.TemplateVersion{version})
 	if err != nil {
-		httpapi.InternalError(w, r, api.opts.Logger, "convert version", err)
+		api.writeStoredError(w, r, "convert version", err)
 		return
 	}
 	httpapi.Write(w, http.StatusCreated, out[0])
@@ -191,7 +191,7 @@ func validateTags(field string, in map[string]string) (map[string]string, []code
 func (api *API) templateVersion(w http.ResponseWriter, r *http.Request) {
 	out, err := api.convertVersions(r.Context(), []database.TemplateVersion{versionParam(r)})
 	if err != nil {
-		httpapi.InternalError(w, r, api.opts.Logger, "convert version", err)
+		api.writeStoredError(w, r, "convert version", err)
 		return
 	}
 	httpapi.Write(w, http.StatusOK, out[0])
@@ -223,7 +223,7 @@ func (api *API) templateVersionRichParameters(w http.ResponseWriter, r *http.Req
 func (api *API) templateVersionResources(w http.ResponseWriter, r *http.Request) {
 	out, err := api.resourcesForJobs(r.Context(), []uuid.UUID{versionParam(r).JobID})
 	if err != nil {
-		httpapi.InternalError(w, r, api.opts.Logger, "get resources", err)
+		api.writeStoredError(w, r, "get resources", err)
 		return
 	}
 	httpapi.Write(w, http.StatusOK, out[versionParam(r).JobID])
@@ -254,6 +254,10 @@ func (api *API) archiveTemplateVersion(w http.ResponseWriter, r *http.Request) {
 	}
 	if v.TemplateID != nil {
 		t, err := api.opts.DB.GetTemplateByID(ctx, *v.TemplateID)
+		if err != nil && !errors.Is(err, database.ErrNotFound) {
+			httpapi.InternalError(w, r, api.opts.Logger, "get template", err)
+			return
+		}
 		if err == nil && t.ActiveVersionID == v.ID {
 			httpapi.Error(w, http.StatusBadRequest, "The active version cannot be archived.", "Promote another version first.")
 			return
@@ -290,8 +294,11 @@ func (api *API) convertVersions(ctx context.Context, vs []database.TemplateVersi
 			ID: v.ID, TemplateID: v.TemplateID, OrganizationID: v.OrganizationID, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt,
 			Name: v.Name, Message: v.Message, Job: jobs[v.JobID], Readme: v.Readme, CreatedBy: codersdk.MinimalUser{ID: v.CreatedBy}, Archived: v.Archived,
 		}
-		if u, err := api.opts.DB.GetUserByID(ctx, v.CreatedBy); err == nil {
+		switch u, err := api.opts.DB.GetUserByID(ctx, v.CreatedBy); {
+		case err == nil:
 			cv.CreatedBy.Username = u.Username
+		case !errors.Is(err, database.ErrNotFound):
+			return nil, fmt.Errorf("get creator of version %s: %w", v.ID, err)
 		}
 		out = append(out, cv)
 	}

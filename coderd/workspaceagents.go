@@ -79,7 +79,10 @@ func agentFrom(r *http.Request) database.AgentContext {
 func (api *API) agentManifest(w http.ResponseWriter, r *http.Request) {
 	ac := agentFrom(r)
 	var spec agentSpec
-	_ = json.Unmarshal(ac.Agent.Spec, &spec)
+	if err := decodeStored("workspace_agents", "spec", ac.Agent.ID, ac.Agent.Spec, &spec); err != nil {
+		api.writeStoredError(w, r, "decode agent spec", err)
+		return
+	}
 	owner, err := api.opts.DB.GetUserByID(r.Context(), ac.Workspace.OwnerID)
 	if err != nil {
 		httpapi.InternalError(w, r, api.opts.Logger, "get owner", err)
@@ -306,7 +309,12 @@ func userAgentParam(r *http.Request) database.AgentContext {
 }
 
 func (api *API) workspaceAgent(w http.ResponseWriter, r *http.Request) {
-	httpapi.Write(w, http.StatusOK, api.convertAgent(userAgentParam(r).Agent))
+	ca, err := api.convertAgent(userAgentParam(r).Agent)
+	if err != nil {
+		api.writeStoredError(w, r, "convert agent", err)
+		return
+	}
+	httpapi.Write(w, http.StatusOK, ca)
 }
 
 func (api *API) workspaceAgentConnection(w http.ResponseWriter, r *http.Request) {
@@ -341,8 +349,11 @@ func (api *API) workspaceAgentListeningPorts(w http.ResponseWriter, r *http.Requ
 		httpapi.InternalError(w, r, api.opts.Logger, "get ports", err)
 		return
 	}
-	var out codersdk.ListeningPortsResponse
-	_ = json.Unmarshal(raw, &out.Ports)
+	out := codersdk.ListeningPortsResponse{Ports: []codersdk.ListeningPort{}}
+	if err := decodeStored("workspace_agents", "listening_ports", userAgentParam(r).Agent.ID, raw, &out.Ports); err != nil {
+		api.writeStoredError(w, r, "decode listening ports", err)
+		return
+	}
 	httpapi.Write(w, http.StatusOK, out)
 }
 

@@ -3,6 +3,7 @@ package coderd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -132,7 +133,7 @@ func (api *API) postWorkspaceBuild(w http.ResponseWriter, r *http.Request) {
 		Diff: map[string]any{"transition": req.Transition, "orphan": req.Orphan}})
 	out, err := api.convertBuilds(ctx, []database.WorkspaceBuild{build})
 	if err != nil {
-		httpapi.InternalError(w, r, api.opts.Logger, "convert build", err)
+		api.writeStoredError(w, r, "convert build", err)
 		return
 	}
 	httpapi.Write(w, http.StatusCreated, out[0])
@@ -147,7 +148,7 @@ func (api *API) workspaceBuilds(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := api.convertBuilds(ctx, rows)
 	if err != nil {
-		httpapi.InternalError(w, r, api.opts.Logger, "convert builds", err)
+		api.writeStoredError(w, r, "convert builds", err)
 		return
 	}
 	httpapi.Write(w, http.StatusOK, out)
@@ -189,7 +190,7 @@ func buildParam(r *http.Request) database.WorkspaceBuild {
 func (api *API) workspaceBuild(w http.ResponseWriter, r *http.Request) {
 	out, err := api.convertBuilds(r.Context(), []database.WorkspaceBuild{buildParam(r)})
 	if err != nil {
-		httpapi.InternalError(w, r, api.opts.Logger, "convert build", err)
+		api.writeStoredError(w, r, "convert build", err)
 		return
 	}
 	httpapi.Write(w, http.StatusOK, out[0])
@@ -263,15 +264,16 @@ func (api *API) convertBuilds(ctx context.Context, builds []database.WorkspaceBu
 		return nil, err
 	}
 	users := map[uuid.UUID]string{}
-	username := func(id uuid.UUID) string {
+	username := func(id uuid.UUID) (string, error) {
 		if n, ok := users[id]; ok {
-			return n
+			return n, nil
 		}
 		u, err := api.opts.DB.GetUserByID(ctx, id)
-		if err == nil {
-			users[id] = u.Username
+		if err != nil && !errors.Is(err, database.ErrNotFound) {
+			return "", fmt.Errorf("get user %s: %w", id, err)
 		}
-		return users[id]
+		users[id] = u.Username
+		return u.Username, nil
 	}
 	out := make([]codersdk.WorkspaceBuild, 0, len(builds))
 	for _, b := range builds {
@@ -279,14 +281,25 @@ func (api *API) convertBuilds(ctx context.Context, builds []database.WorkspaceBu
 		if err != nil {
 			return nil, err
 		}
+		ownerName, err := username(ws.OwnerID)
+		if err != nil {
+			return nil, err
+		}
+		initiatorName, err := username(b.InitiatorID)
+		if err != nil {
+			return nil, err
+		}
 		cb := codersdk.WorkspaceBuild{
 			ID: b.ID, CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt, WorkspaceID: b.WorkspaceID, WorkspaceName: ws.Name,
-			WorkspaceOwnerID: ws.OwnerID, WorkspaceOwnerName: username(ws.OwnerID), TemplateVersionID: b.TemplateVersionID,
+			WorkspaceOwnerID: ws.OwnerID, WorkspaceOwnerName: ownerName, TemplateVersionID: b.TemplateVersionID,
 			BuildNumber: b.BuildNumber, Transition: codersdk.WorkspaceTransition(b.Transition), InitiatorID: b.InitiatorID,
-			InitiatorUsername: username(b.InitiatorID), Job: jobs[b.JobID], Reason: codersdk.BuildReason(b.Reason), Resources: resources[b.JobID],
+			InitiatorUsername: initiatorName, Job: jobs[b.JobID], Reason: codersdk.BuildReason(b.Reason), Resources: resources[b.JobID],
 		}
-		if v, err := api.opts.DB.GetTemplateVersionByID(ctx, b.TemplateVersionID); err == nil {
+		switch v, err := api.opts.DB.GetTemplateVersionByID(ctx, b.TemplateVersionID); {
+		case err == nil:
 			cb.TemplateVersionName = v.Name
+		case !errors.Is(err, database.ErrNotFound):
+			return nil, fmt.Errorf("get template version of build %s: %w", b.ID, err)
 		}
 		cb.Status = workspaceStatus(b.Transition, cb.Job.Status)
 		out = append(out, cb)
@@ -307,11 +320,17 @@ func (api *API) convertWorkspaces(ctx context.Context, wss []database.Workspace)
 	for _, ws := range wss {
 		cw := codersdk.Workspace{ID: ws.ID, CreatedAt: ws.CreatedAt, UpdatedAt: ws.UpdatedAt, OwnerID: ws.OwnerID, OrganizationID: ws.OrganizationID,
 			TemplateID: ws.TemplateID, Name: ws.Name, LastUsedAt: ws.LastUsedAt}
-		if u, err := api.opts.DB.GetUserByID(ctx, ws.OwnerID); err == nil {
+		switch u, err := api.opts.DB.GetUserByID(ctx, ws.OwnerID); {
+		case err == nil:
 			cw.OwnerName = u.Username
+		case !errors.Is(err, database.ErrNotFound):
+			return nil, fmt.Errorf("get owner of workspace %s: %w", ws.ID, err)
 		}
-		if t, err := api.opts.DB.GetTemplateByID(ctx, ws.TemplateID); err == nil {
+		switch t, err := api.opts.DB.GetTemplateByID(ctx, ws.TemplateID); {
+		case err == nil:
 			cw.TemplateName, cw.TemplateActiveVersionID = t.Name, t.ActiveVersionID
+		case !errors.Is(err, database.ErrNotFound):
+			return nil, fmt.Errorf("get template of workspace %s: %w", ws.ID, err)
 		}
 		if b, ok := latest[ws.ID]; ok {
 			builds, err := api.convertBuilds(ctx, []database.WorkspaceBuild{b})

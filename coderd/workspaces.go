@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -140,7 +141,7 @@ func (api *API) postUserWorkspace(w http.ResponseWriter, r *http.Request) {
 	api.audit(r, auditEntry{ResourceType: "workspace", ResourceID: &ws.ID, Target: ws.Name, Action: codersdk.AuditActionCreate, Status: http.StatusCreated})
 	out, err := api.convertWorkspaces(ctx, []database.Workspace{ws})
 	if err != nil {
-		httpapi.InternalError(w, r, api.opts.Logger, "convert workspace", err)
+		api.writeStoredError(w, r, "convert workspace", err)
 		return
 	}
 	httpapi.Write(w, http.StatusCreated, out[0])
@@ -247,7 +248,7 @@ func (api *API) workspaces(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := api.convertWorkspaces(ctx, visible)
 	if err != nil {
-		httpapi.InternalError(w, r, api.opts.Logger, "convert workspaces", err)
+		api.writeStoredError(w, r, "convert workspaces", err)
 		return
 	}
 	httpapi.Write(w, http.StatusOK, codersdk.WorkspacesResponse{Workspaces: out, Count: len(out)})
@@ -268,7 +269,7 @@ func (api *API) workspace(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := api.convertWorkspaces(r.Context(), []database.Workspace{ws})
 	if err != nil {
-		httpapi.InternalError(w, r, api.opts.Logger, "convert workspace", err)
+		api.writeStoredError(w, r, "convert workspace", err)
 		return
 	}
 	httpapi.Write(w, http.StatusOK, out[0])
@@ -288,7 +289,7 @@ func (api *API) workspaceByOwnerAndName(w http.ResponseWriter, r *http.Request) 
 	}
 	out, err := api.convertWorkspaces(ctx, []database.Workspace{ws})
 	if err != nil {
-		httpapi.InternalError(w, r, api.opts.Logger, "convert workspace", err)
+		api.writeStoredError(w, r, "convert workspace", err)
 		return
 	}
 	httpapi.Write(w, http.StatusOK, out[0])
@@ -297,7 +298,9 @@ func (api *API) workspaceByOwnerAndName(w http.ResponseWriter, r *http.Request) 
 // ownerWorkspaceToken issues the short-lived owner token templates receive
 // as CODER_WORKSPACE_OWNER_SESSION_TOKEN, replacing the previous one.
 func (api *API) ownerWorkspaceToken(ctx context.Context, ownerID, wsID uuid.UUID) (string, error) {
-	_ = api.deleteOwnerWorkspaceToken(ctx, ownerID, wsID)
+	if err := deleteOwnerWorkspaceToken(ctx, api.opts.DB, ownerID, wsID); err != nil {
+		return "", err
+	}
 	id, secret, hashed, err := apikey.Generate()
 	if err != nil {
 		return "", err
@@ -312,12 +315,20 @@ func (api *API) ownerWorkspaceToken(ctx context.Context, ownerID, wsID uuid.UUID
 	return apikey.Token(id, secret), nil
 }
 
-func (api *API) deleteOwnerWorkspaceToken(ctx context.Context, ownerID, wsID uuid.UUID) error {
-	k, err := api.opts.DB.GetAPIKeyByName(ctx, ownerID, workspaceTokenName(wsID))
-	if err != nil {
-		return err
+// deleteOwnerWorkspaceToken deletes the workspace's owner token, if any,
+// through db (a transaction or the store).
+func deleteOwnerWorkspaceToken(ctx context.Context, db *database.Store, ownerID, wsID uuid.UUID) error {
+	k, err := db.GetAPIKeyByName(ctx, ownerID, workspaceTokenName(wsID))
+	if errors.Is(err, database.ErrNotFound) {
+		return nil
 	}
-	return api.opts.DB.DeleteAPIKey(ctx, k.ID)
+	if err != nil {
+		return fmt.Errorf("get owner workspace token: %w", err)
+	}
+	if err := db.DeleteAPIKey(ctx, k.ID); err != nil && !errors.Is(err, database.ErrNotFound) {
+		return fmt.Errorf("delete owner workspace token: %w", err)
+	}
+	return nil
 }
 
 func workspaceTokenName(wsID uuid.UUID) string { return "workspace-" + wsID.String()[:8] }
