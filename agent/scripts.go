@@ -4,13 +4,17 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"sync"
 	"time"
 
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/logbatch"
 )
 
 // runScripts runs the run-on-start (start=true) or run-on-stop scripts in
@@ -26,8 +30,16 @@ func (a *Agent) runScripts(ctx context.Context, dir string, start bool, timeout 
 	if len(scripts) == 0 {
 		return codersdk.WorkspaceAgentLifecycleReady
 	}
-	logs := newLogSender(a.opts.Client, a.log)
-	defer logs.close(ctx)
+	logs := newScriptLogs(patchLogs(a.opts.Client), a.log, scriptLogPending)
+	defer func() {
+		// The last lines matter most when the scripts were stopped, so
+		// the flush gets its own bounded context.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), scriptLogFlush)
+		defer cancel()
+		if err := logs.close(fctx); err != nil {
+			a.log.Warn("could not send the last script output", "error", err)
+		}
+	}()
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
@@ -63,7 +75,7 @@ func (a *Agent) runScripts(ctx context.Context, dir string, start bool, timeout 
 	return codersdk.WorkspaceAgentLifecycleReady
 }
 
-func (a *Agent) runScript(ctx context.Context, dir string, s codersdk.ProvisionerScript, timeout time.Duration, logs *logSender) error {
+func (a *Agent) runScript(ctx context.Context, dir string, s codersdk.ProvisionerScript, timeout time.Duration, logs *scriptLogs) error {
 	name := s.DisplayName
 	if name == "" {
 		name = "Script"
@@ -117,88 +129,91 @@ func (a *Agent) runScript(ctx context.Context, dir string, s codersdk.Provisione
 	return nil
 }
 
-// logSender batches script output to coderd every 250 ms (or 100 lines).
-type logSender struct {
-	client *codersdk.Client
-	log    interface{ Warn(string, ...any) }
+// Script-log queue settings: lines wait at most scriptLogInterval, and a
+// batch of scriptLogBatch lines goes at once. While coderd is unreachable
+// at most scriptLogPending lines are held; the oldest give way, and a
+// counted marker line stands for them.
+const (
+	scriptLogInterval = 250 * time.Millisecond
+	scriptLogBatch    = 100
+	scriptLogPending  = 10_000
+	// scriptLogFlush bounds the final flush of a script run's logs.
+	scriptLogFlush = 10 * time.Second
+)
 
-	mu      sync.Mutex // guards pending, full
-	pending []codersdk.AgentLog
-	full    bool // coderd said the agent's log budget is spent
-	wake    chan struct{}
-	done    chan struct{}
-	stop    chan struct{}
+// scriptLogs streams script output to coderd through a bounded queue.
+type scriptLogs struct {
+	b  *logbatch.Batcher[codersdk.AgentLog]
+	wg sync.WaitGroup // joins the batcher's goroutine
 }
 
-func newLogSender(c *codersdk.Client, log interface{ Warn(string, ...any) }) *logSender {
-	s := &logSender{client: c, log: log, wake: make(chan struct{}, 1), done: make(chan struct{}), stop: make(chan struct{})}
-	go s.run()
+// newScriptLogs starts the queue; close stops it. maxPending is the most
+// lines held while coderd is unreachable.
+func newScriptLogs(send func(context.Context, []codersdk.AgentLog) error, log *slog.Logger, maxPending int) *scriptLogs {
+	s := &scriptLogs{b: logbatch.New(logbatch.Options[codersdk.AgentLog]{
+		Send:       send,
+		Classify:   classifyScriptLogs(log),
+		Marker:     scriptLogsDropped,
+		Interval:   scriptLogInterval,
+		MaxBatch:   scriptLogBatch,
+		MaxPending: maxPending,
+		Overflow:   logbatch.DropOldest,
+		Logger:     log,
+	})}
+	// The batcher's context is its own: close, not the scripts' context,
+	// decides how long the last lines may take.
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.b.Run(context.Background())
+	}()
 	return s
 }
 
-func (s *logSender) add(l codersdk.AgentLog) {
-	s.mu.Lock()
-	if !s.full {
-		s.pending = append(s.pending, l)
-	}
-	n := len(s.pending)
-	s.mu.Unlock()
-	if n >= 100 {
-		select {
-		case s.wake <- struct{}{}:
-		default:
+// patchLogs is the queue's Send for a real coderd.
+func patchLogs(c *codersdk.Client) func(context.Context, []codersdk.AgentLog) error {
+	return func(ctx context.Context, logs []codersdk.AgentLog) error {
+		if err := c.PatchLogs(ctx, codersdk.PatchLogsRequest{Logs: logs}); err != nil {
+			return fmt.Errorf("send script logs: %w", err)
 		}
+		return nil
 	}
 }
 
-func (s *logSender) run() {
-	defer close(s.done)
-	t := time.NewTicker(250 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			s.flush(context.Background())
-			return
-		case <-t.C:
-		case <-s.wake:
+// classifyScriptLogs retries every failure except coderd saying the
+// agent's log budget is spent (413), after which nothing more is sent.
+func classifyScriptLogs(log *slog.Logger) func(error) logbatch.Outcome {
+	return func(err error) logbatch.Outcome {
+		if codersdk.IsStatus(err, http.StatusRequestEntityTooLarge) {
+			log.Warn("startup log limit reached; further script output is not sent")
+			return logbatch.Stop
 		}
-		s.flush(context.Background())
+		log.Warn("send script logs", "error", err)
+		return logbatch.Retry
 	}
 }
 
-func (s *logSender) flush(ctx context.Context) {
-	s.mu.Lock()
-	batch := s.pending
-	s.pending = nil
-	s.mu.Unlock()
-	for len(batch) > 0 {
-		n := min(len(batch), 1000)
-		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := s.client.PatchLogs(ctx, codersdk.PatchLogsRequest{Logs: batch[:n]})
-		cancel()
-		if codersdk.IsStatus(err, 413) {
-			s.mu.Lock()
-			s.full = true
-			s.pending = nil
-			s.mu.Unlock()
-			s.log.Warn("startup log limit reached; further script output is not sent")
-			return
-		}
-		if err != nil {
-			s.log.Warn("send script logs", "error", err)
-			// Keep the lines for the next tick.
-			s.mu.Lock()
-			s.pending = append(batch, s.pending...)
-			s.mu.Unlock()
-			return
-		}
-		batch = batch[n:]
+// scriptLogsDropped is the line that stands for the n lines before next
+// that were dropped while coderd was unreachable.
+func scriptLogsDropped(n int, next codersdk.AgentLog) codersdk.AgentLog {
+	return codersdk.AgentLog{
+		CreatedAt: next.CreatedAt,
+		Level:     codersdk.ProvisionerLogLevelWarn,
+		Output:    fmt.Sprintf("[%d log lines dropped: coderd was unreachable and the agent's buffer was full]", n),
+		Source:    next.Source,
 	}
 }
 
-// close flushes what is left and stops the sender.
-func (s *logSender) close(_ context.Context) {
-	close(s.stop)
-	<-s.done
+func (s *scriptLogs) add(l codersdk.AgentLog) { s.b.Add(l) }
+
+// close sends what is left, then stops the queue. If ctx ends first it
+// returns an error wrapping ctx.Err() and the remaining lines are dropped.
+func (s *scriptLogs) close(ctx context.Context) error {
+	err := s.b.Flush(ctx)
+	s.b.Stop()
+	s.wg.Wait()
+	if err != nil && s.b.Err() != nil {
+		return nil // coderd refused more lines; already logged
+	}
+	return err
 }

@@ -70,8 +70,8 @@ func (d *Daemon) runJob(job *codersdk.AcquiredJob) {
 		BackoffMax: d.opts.BackoffMax,
 		Logger:     j.logger,
 	})
-	go j.logs.run(sendCtx)
-	defer j.logs.stop()
+	go j.logs.Run(sendCtx)
+	defer j.logs.Stop()
 
 	j.logger.Info("acquired job")
 	j.daemonLog(StageSettingUp, codersdk.ProvisionerLogLevelInfo, "Acquired job by provisioner daemon %s (%s)", d.opts.Name, d.opts.Version)

@@ -93,9 +93,9 @@ func startBatcher(t *testing.T, rec *recorder, opts batcherOptions) *logBatcher 
 	}
 	b := newLogBatcher(opts)
 	ctx, cancel := context.WithCancel(context.Background())
-	go b.run(ctx)
+	go b.Run(ctx)
 	t.Cleanup(func() {
-		b.stop()
+		b.Stop()
 		cancel()
 	})
 	return b

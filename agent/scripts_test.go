@@ -1,0 +1,107 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/testutil"
+)
+
+// fakeLogSink stands for coderd's PatchLogs: unreachable until setUp, then
+// recording every line.
+type fakeLogSink struct {
+	mu       sync.Mutex
+	up       bool
+	received []string
+}
+
+var errUnreachable = errors.New("dial tcp: connection refused")
+
+func (f *fakeLogSink) send(_ context.Context, logs []codersdk.AgentLog) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.up {
+		return errUnreachable
+	}
+	for _, l := range logs {
+		f.received = append(f.received, l.Output)
+	}
+	return nil
+}
+
+func (f *fakeLogSink) setUp() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.up = true
+}
+
+func (f *fakeLogSink) lines() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.received...)
+}
+
+func scriptLine(i int) codersdk.AgentLog {
+	return codersdk.AgentLog{CreatedAt: time.Now(), Level: codersdk.ProvisionerLogLevelInfo, Output: strconv.Itoa(i), Source: "Startup Script"}
+}
+
+// While coderd is unreachable the queue holds at most its bound (it used to
+// re-queue failed batches without limit); when coderd is back, the newest
+// lines arrive behind one marker counting the lines that gave way.
+func TestScriptLogsBoundedWhileCoderdDown(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		const maxPending, total = 2 * scriptLogBatch, 1000
+		sink := &fakeLogSink{}
+		logs := newScriptLogs(sink.send, testutil.Logger(t), maxPending)
+		for i := range total {
+			logs.add(scriptLine(i))
+			if i%50 == 0 {
+				time.Sleep(time.Second) // sends are attempted, and fail
+			}
+			synctest.Wait()
+			require.LessOrEqual(t, logs.b.Pending(), maxPending)
+		}
+		sink.setUp()
+		require.NoError(t, logs.close(context.Background()))
+
+		want := []string{"[800 log lines dropped: coderd was unreachable and the agent's buffer was full]"}
+		for i := total - maxPending; i < total; i++ {
+			want = append(want, strconv.Itoa(i))
+		}
+		require.Equal(t, want, sink.lines())
+	})
+}
+
+// close gives up when its context ends, even while a send to a coderd that
+// does not answer is in flight, and says why.
+func TestScriptLogsCloseHonoursContext(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		hung := func(ctx context.Context, _ []codersdk.AgentLog) error {
+			<-ctx.Done() // coderd never answers
+			return ctx.Err()
+		}
+		logs := newScriptLogs(hung, testutil.Logger(t), scriptLogPending)
+		logs.add(scriptLine(0))
+		time.Sleep(scriptLogInterval) // the send is now in flight
+		synctest.Wait()
+
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		start := time.Now()
+		err := logs.close(ctx)
+		require.ErrorIs(t, err, context.Canceled)
+		// In the bubble time only moves when every goroutine waits: close
+		// returned without waiting for the send's timeout.
+		require.Equal(t, start, time.Now())
+	})
+}

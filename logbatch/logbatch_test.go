@@ -1,0 +1,239 @@
+package logbatch_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/opencoder/coder/logbatch"
+)
+
+// The tests run in synctest bubbles: time is fake and advances only when
+// every goroutine is blocked. The behaviour shared with the provisioner
+// daemon (intervals, heartbeats, order, retries) is tested through its
+// adapter in provisionerd/logbatch_test.go; these cover the policies the
+// daemon does not use.
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// server stands for the receiving end: it is down (every Send fails with
+// errDown) until up is called, and records what it received.
+type server struct {
+	mu       sync.Mutex
+	up       bool
+	received []string
+}
+
+var errDown = errors.New("connect: connection refused")
+
+func (s *server) send(_ context.Context, lines []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.up {
+		return errDown
+	}
+	s.received = append(s.received, lines...)
+	return nil
+}
+
+func (s *server) setUp() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.up = true
+}
+
+func (s *server) lines() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.received...)
+}
+
+func marker(n int, _ string) string { return fmt.Sprintf("[%d dropped]", n) }
+
+func numbered(from, to int) []string {
+	var out []string
+	for i := from; i < to; i++ {
+		out = append(out, strconv.Itoa(i))
+	}
+	return out
+}
+
+func run(t *testing.T, opts logbatch.Options[string]) *logbatch.Batcher[string] {
+	t.Helper()
+	b := logbatch.New(opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	go b.Run(ctx)
+	t.Cleanup(func() {
+		b.Stop()
+		cancel()
+	})
+	return b
+}
+
+// While the server is down, DropOldest keeps the newest MaxPending lines
+// and sends one marker counting every line it discarded, in front of the
+// first line it kept, once the server is back.
+func TestDropOldestKeepsNewestAndCountsGap(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := &server{}
+		b := run(t, logbatch.Options[string]{
+			Send: srv.send, Marker: marker, Overflow: logbatch.DropOldest,
+			Interval: time.Second, MaxBatch: 4, MaxPending: 10,
+		})
+		for i := range 25 {
+			b.Add(strconv.Itoa(i))
+			if i%5 == 0 {
+				time.Sleep(time.Second) // sends are attempted, and fail
+			}
+			synctest.Wait()
+			require.LessOrEqual(t, b.Pending(), 10, "the queue is bounded while the server is down")
+		}
+		srv.setUp()
+		require.NoError(t, b.Flush(context.Background()))
+		require.Equal(t, append([]string{"[15 dropped]"}, numbered(15, 25)...), srv.lines())
+		require.Zero(t, b.Pending())
+
+		// Once delivered, the gap is closed: later lines carry no marker.
+		b.Add("25")
+		require.NoError(t, b.Flush(context.Background()))
+		require.Equal(t, append(append([]string{"[15 dropped]"}, numbered(15, 25)...), "25"), srv.lines())
+	})
+}
+
+// A batch that fails while newer lines fill the queue goes back to the
+// front and is then the oldest, so it is the first to go.
+func TestDropOldestTrimsRetriedBatch(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := &server{}
+		block := make(chan struct{})
+		var once sync.Once
+		send := func(ctx context.Context, lines []string) error {
+			once.Do(func() { <-block }) // the first batch is in flight...
+			return srv.send(ctx, lines)
+		}
+		b := run(t, logbatch.Options[string]{
+			Send: send, Marker: marker, Overflow: logbatch.DropOldest,
+			Interval: time.Hour, MaxBatch: 3, MaxPending: 5,
+		})
+		for i := range 3 {
+			b.Add(strconv.Itoa(i)) // a full batch: sent at once
+		}
+		synctest.Wait()
+		for i := 3; i < 8; i++ {
+			b.Add(strconv.Itoa(i)) // ...while the queue fills
+		}
+		close(block) // ...and fails
+		synctest.Wait()
+		require.Equal(t, 5, b.Pending())
+		srv.setUp()
+		require.NoError(t, b.Flush(context.Background()))
+		require.Equal(t, append([]string{"[3 dropped]"}, numbered(3, 8)...), srv.lines())
+	})
+}
+
+// Markers count toward MaxBatch, so no request is larger than promised.
+func TestMarkerCountsTowardBatchSize(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var (
+			mu      sync.Mutex
+			up      bool
+			batches [][]string
+		)
+		send := func(_ context.Context, lines []string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if !up {
+				return errDown
+			}
+			batches = append(batches, lines)
+			return nil
+		}
+		b := run(t, logbatch.Options[string]{
+			Send: send, Marker: marker, Overflow: logbatch.DropOldest,
+			Interval: time.Hour, MaxBatch: 2, MaxPending: 3,
+		})
+		for i := range 6 {
+			b.Add(strconv.Itoa(i))
+		}
+		mu.Lock()
+		up = true
+		mu.Unlock()
+		require.NoError(t, b.Flush(context.Background()))
+		mu.Lock()
+		defer mu.Unlock()
+		require.Equal(t, [][]string{{"[3 dropped]", "3"}, {"4", "5"}}, batches)
+	})
+}
+
+// Flush gives up when its context ends while the server is down, and says
+// why; the lines stay queued for a later Flush.
+func TestFlushHonoursContext(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := &server{}
+		b := run(t, logbatch.Options[string]{Send: srv.send, Interval: time.Hour})
+		b.Add("0")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := b.Flush(ctx)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		require.ErrorIs(t, err, errDown)
+		require.Equal(t, 1, b.Pending())
+
+		srv.setUp()
+		require.NoError(t, b.Flush(context.Background()))
+		require.Equal(t, []string{"0"}, srv.lines())
+	})
+}
+
+// A Send the server answers with a Stop outcome ends the stream; a Drop
+// outcome loses only its batch. Without a heartbeat nothing is sent while
+// the queue is empty.
+func TestClassifyStopAndDrop(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		errFull, errBad := errors.New("budget spent"), errors.New("bad batch")
+		var (
+			mu    sync.Mutex
+			calls [][]string
+			errs  = []error{errBad, nil, errFull}
+		)
+		send := func(_ context.Context, lines []string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			calls = append(calls, lines)
+			err := errs[0]
+			errs = errs[1:]
+			return err
+		}
+		classify := func(err error) logbatch.Outcome {
+			if errors.Is(err, errFull) {
+				return logbatch.Stop
+			}
+			return logbatch.Drop
+		}
+		b := run(t, logbatch.Options[string]{Send: send, Classify: classify, Interval: time.Second, MaxBatch: 1})
+		b.Add("a")
+		b.Add("b")
+		b.Add("c")
+		require.ErrorIs(t, b.Flush(context.Background()), errFull)
+		require.ErrorIs(t, b.Err(), errFull)
+		b.Add("d")
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		require.Equal(t, [][]string{{"a"}, {"b"}, {"c"}}, calls, "nothing is sent after a Stop, nor without lines")
+	})
+}
