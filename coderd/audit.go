@@ -1,7 +1,6 @@
 package coderd
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -40,13 +39,15 @@ func (api *API) audit(r *http.Request, e auditEntry) {
 	diff, _ := json.Marshal(e.Diff)
 	fields, _ := json.Marshal(e.Fields)
 	reqID := httpmw.RequestIDFrom(ctx)
-	err := api.opts.DB.InsertAuditLog(context.WithoutCancel(ctx), database.AuditLog{
+	wctx, cancel := api.detached(ctx)
+	defer cancel()
+	err := api.opts.DB.InsertAuditLog(wctx, database.AuditLog{
 		ID: uuid.New(), Time: api.now(), UserID: uid, IP: httpmw.RemoteIP(r), UserAgent: r.UserAgent(),
 		ResourceType: e.ResourceType, ResourceID: e.ResourceID, ResourceTarget: e.Target, Action: string(e.Action),
 		Diff: diff, StatusCode: int32(e.Status), AdditionalFields: fields, RequestID: &reqID,
 	})
 	if err != nil {
-		api.opts.Logger.ErrorContext(ctx, "write audit log", "error", err)
+		api.opts.Logger.ErrorContext(ctx, "write audit log", "action", e.Action, "resource_type", e.ResourceType, "error", err)
 	}
 }
 

@@ -78,7 +78,16 @@ type Options struct {
 	BrowserOnly bool
 	// AgentBinariesDir holds coder-<os>-<arch> binaries for /bin.
 	AgentBinariesDir string
+	// DetachedWriteTimeout bounds database writes that must outlive their
+	// request (audit entries, an agent's connect and disconnect times), so
+	// a stuck database cannot pin their goroutines forever; zero means
+	// DefaultDetachedWriteTimeout.
+	DetachedWriteTimeout time.Duration
 }
+
+// DefaultDetachedWriteTimeout is the default Options.DetachedWriteTimeout:
+// far above a healthy write, short enough that a hung one is given up.
+const DefaultDetachedWriteTimeout = 10 * time.Second
 
 // API is a running coderd HTTP API.
 type API struct {
@@ -129,6 +138,9 @@ func New(ctx context.Context, opts Options) (*API, error) {
 	if opts.AcquirePollInterval == 0 {
 		opts.AcquirePollInterval = 10 * time.Second
 	}
+	if opts.DetachedWriteTimeout == 0 {
+		opts.DetachedWriteTimeout = DefaultDetachedWriteTimeout
+	}
 	if opts.DB == nil || opts.Pubsub == nil || opts.AccessURL == nil {
 		return nil, errors.New("coderd: DB, Pubsub and AccessURL are required")
 	}
@@ -159,6 +171,12 @@ func (api *API) Close() error {
 func (api *API) Handler() http.Handler { return api.handler }
 
 func (api *API) now() time.Time { return api.opts.Now().UTC().Truncate(time.Microsecond) }
+
+// detached returns a context for a write that must finish even when the
+// request ends (it keeps ctx's values), bounded by DetachedWriteTimeout.
+func (api *API) detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), api.opts.DetachedWriteTimeout)
+}
 
 func (api *API) routes() http.Handler {
 	log := api.opts.Logger

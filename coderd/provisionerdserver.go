@@ -92,7 +92,7 @@ func (api *API) acquireJob(w http.ResponseWriter, r *http.Request) {
 			if ctx.Err() != nil {
 				// The daemon hung up (shutdown) as we took the job: put it
 				// back rather than leave it for the reaper.
-				api.releaseJob(job, req.DaemonID)
+				api.releaseJob(ctx, job, req.DaemonID)
 				return
 			}
 			payload, err := api.acquiredJob(ctx, job)
@@ -625,8 +625,9 @@ func (api *API) storeBuild(ctx context.Context, tx *database.Store, job database
 }
 
 // releaseJob returns a job nobody received to the queue and wakes daemons.
-func (api *API) releaseJob(job database.ProvisionerJob, daemonID uuid.UUID) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+// ctx has usually ended (the daemon hung up): the writes are detached.
+func (api *API) releaseJob(ctx context.Context, job database.ProvisionerJob, daemonID uuid.UUID) {
+	ctx, cancel := api.detached(ctx)
 	defer cancel()
 	if err := api.opts.DB.ReleaseProvisionerJob(ctx, job.ID, daemonID); err != nil {
 		api.opts.Logger.WarnContext(ctx, "release unclaimed job", "job_id", job.ID, "error", err)

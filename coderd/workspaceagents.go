@@ -248,9 +248,7 @@ func (api *API) agentCoordinate(w http.ResponseWriter, r *http.Request) {
 	conn.SetReadLimit(1 << 20)
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	db := api.opts.DB
-	bg := context.WithoutCancel(ctx)
-	_ = db.UpdateAgentConnection(bg, ac.Agent.ID, true, api.now())
+	api.recordAgentConnection(ctx, ac.Agent.ID, true)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -261,16 +259,27 @@ func (api *API) agentCoordinate(w http.ResponseWriter, r *http.Request) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				_ = db.UpdateAgentConnection(ctx, ac.Agent.ID, true, api.now())
+				api.recordAgentConnection(ctx, ac.Agent.ID, true)
 			}
 		}
 	}()
 	err = api.opts.Coordinator.ServeAgent(ctx, conn, ac.Agent.ID)
 	cancel()
 	<-done
-	_ = db.UpdateAgentConnection(bg, ac.Agent.ID, false, api.now())
+	api.recordAgentConnection(ctx, ac.Agent.ID, false)
 	if err != nil && ctx.Err() == nil {
 		api.opts.Logger.DebugContext(ctx, "agent coordination ended", "agent_id", ac.Agent.ID, "error", err)
+	}
+}
+
+// recordAgentConnection stores that an agent is (still) connected or has
+// disconnected. The write outlives ctx, bounded, so a disconnect is
+// recorded even though the connection's context has ended.
+func (api *API) recordAgentConnection(ctx context.Context, agentID uuid.UUID, connected bool) {
+	wctx, cancel := api.detached(ctx)
+	defer cancel()
+	if err := api.opts.DB.UpdateAgentConnection(wctx, agentID, connected, api.now()); err != nil {
+		api.opts.Logger.WarnContext(ctx, "record agent connection", "agent_id", agentID, "connected", connected, "error", err)
 	}
 }
 

@@ -52,6 +52,8 @@ type Options struct {
 	// BlockDirect and BrowserOnly are the deployment's tailnet policies.
 	BlockDirect bool
 	BrowserOnly bool
+	// DetachedWriteTimeout bounds writes that outlive their request.
+	DetachedWriteTimeout time.Duration
 }
 
 // Server is a running test deployment.
@@ -120,6 +122,7 @@ func New(t testing.TB, opts *Options) (*codersdk.Client, *Server) {
 		PasswordParams: opts.PasswordParams, ProvisionerPSK: opts.ProvisionerPSK,
 		HeartbeatTimeout: opts.HeartbeatTimeout, ReapInterval: opts.ReapInterval,
 		MaxFileSize: opts.MaxFileSize, AcquirePollInterval: opts.AcquirePollInterval,
+		DetachedWriteTimeout: opts.DetachedWriteTimeout,
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = api.Close() })
