@@ -56,7 +56,7 @@ func New(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) 
 	fs := cmd.PersistentFlags()
 	flagString(fs, getenv, &r.urlFlag, "url", envURL, "", "URL of the deployment; overrides the one saved by 'coder login'.")
 	flagString(fs, getenv, &r.token, "token", envSessionToken, "", "Session or API token; overrides the one saved by 'coder login'.")
-	flagString(fs, getenv, &r.configDir, "global-config", envConfigDir, defaultConfigDir(), "Directory where the CLI keeps its session (and the server its data).")
+	flagString(fs, getenv, &r.configDir, "global-config", envConfigDir, defaultConfigDir(), "Directory where the CLI keeps its session (and the server its data, unless --config-dir or $"+envServerConfigDir+").")
 	cmd.AddCommand(
 		r.serverCmd(),
 		r.loginCmd(),

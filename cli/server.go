@@ -23,7 +23,17 @@ import (
 	"github.com/opencoder/coder/coderd/database"
 	"github.com/opencoder/coder/coderd/database/builtinpg"
 	"github.com/opencoder/coder/coderd/pubsub"
+	"github.com/opencoder/coder/tailnet"
 )
+
+// envServerConfigDir names the server's state directory. It is not
+// CODER_CONFIG_DIR (the CLI's --global-config, where its session lives), so
+// a server and a CLI on one host can keep their state apart; with neither
+// the flag nor this variable the server uses --global-config, so a lone
+// CODER_CONFIG_DIR still sets both, as it always has.
+const envServerConfigDir = "CODER_SERVER_CONFIG_DIR"
+
+const serverConfigDirUsage = "Directory for server state, including the built-in PostgreSQL's data (default: --global-config, so $CODER_CONFIG_DIR too)."
 
 // serverOptions are `coder server`'s flags.
 type serverOptions struct {
@@ -72,7 +82,7 @@ func (r *Root) serverCmd() *cobra.Command {
 	flagString(fs, g, &o.httpAddress, "http-address", "CODER_HTTP_ADDRESS", "127.0.0.1:3000", "HTTP(S) bind address: the API, DERP and agent downloads all share this one port.")
 	flagString(fs, g, &o.accessURL, "access-url", "CODER_ACCESS_URL", "", "URL that users and workspaces use to reach this server (default: derived from --http-address).")
 	flagString(fs, g, &o.postgresURL, "postgres-url", "CODER_PG_CONNECTION_URL", "", "PostgreSQL connection URL. When empty, a built-in PostgreSQL is started under --config-dir.")
-	flagString(fs, g, &o.configDir, "config-dir", "CODER_CONFIG_DIR", "", "Directory for server state, including the built-in PostgreSQL's data (default: --global-config).")
+	flagString(fs, g, &o.configDir, "config-dir", envServerConfigDir, "", serverConfigDirUsage)
 	flagString(fs, g, &o.logFormat, "log-format", "CODER_LOG_FORMAT", "human", "Log format: human or json.")
 	flagBool(fs, g, &o.verbose, "verbose", "CODER_VERBOSE", false, "Log debug messages, including every HTTP request.")
 	flagString(fs, g, &o.tlsCertFile, "tls-cert-file", "CODER_TLS_CERT_FILE", "", "PEM certificate; with --tls-key-file the port serves HTTPS.")
@@ -131,7 +141,7 @@ func (r *Root) postgresBuiltinURLCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&raw, "raw-url", false, "Print the URL alone, without the psql command.")
-	flagString(cmd.Flags(), r.Getenv, &dir, "config-dir", "CODER_CONFIG_DIR", "", "The server's --config-dir.")
+	flagString(cmd.Flags(), r.Getenv, &dir, "config-dir", envServerConfigDir, "", "The server's --config-dir (default: --global-config).")
 	return cmd
 }
 
@@ -158,6 +168,14 @@ func (r *Root) runServer(ctx context.Context, o serverOptions) error {
 	}
 	if (o.tlsCertFile == "") != (o.tlsKeyFile == "") {
 		return errors.New("--tls-cert-file and --tls-key-file must be given together")
+	}
+	if o.derpForceWS {
+		// Refuse here rather than let every agent and CLI connection fail
+		// later: a binary built without make (no ts_debug_websockets tag)
+		// cannot speak websocket DERP.
+		if err := tailnet.CheckDERPWebSockets(); err != nil {
+			return fmt.Errorf("--derp-force-websockets: %w", err)
+		}
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
