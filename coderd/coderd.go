@@ -25,6 +25,7 @@ import (
 	"github.com/opencoder/coder/coderd/httpapi"
 	"github.com/opencoder/coder/coderd/httpmw"
 	"github.com/opencoder/coder/coderd/pubsub"
+	"github.com/opencoder/coder/coderd/rbac"
 	"github.com/opencoder/coder/coderd/userpassword"
 	"github.com/opencoder/coder/codersdk"
 )
@@ -258,6 +259,7 @@ func (api *API) routes() http.Handler {
 		})
 		r.Group(func(r chi.Router) {
 			r.Use(auth)
+			r.Get("/debug/health", api.debugHealth)
 			r.Get("/audit", api.auditLogs)
 			r.Post("/files", api.postFile)
 			r.Get("/files/{fileID}", api.file)
@@ -324,13 +326,34 @@ func (api *API) routes() http.Handler {
 	return r
 }
 
+// healthz is the public liveness check: a status and nothing else, since
+// anyone may call it. The cause of a failure is logged, and shown to those
+// allowed by /api/v2/debug/health.
 func (api *API) healthz(w http.ResponseWriter, r *http.Request) {
 	if err := api.opts.DB.Ping(r.Context()); err != nil {
-		httpapi.Error(w, http.StatusServiceUnavailable, "Database unreachable.", err.Error())
+		api.opts.Logger.WarnContext(r.Context(), "health check: database unreachable", "error", err)
+		httpapi.Error(w, http.StatusServiceUnavailable, "Database unreachable.")
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = w.Write([]byte("OK"))
+}
+
+// debugHealth is the detailed health report, for those who may read the
+// deployment's configuration (a read others may not make answers 404).
+func (api *API) debugHealth(w http.ResponseWriter, r *http.Request) {
+	actor, _ := httpmw.ActorFrom(r.Context())
+	if !rbac.Authorize(actor.Subject, rbac.ActionRead, rbac.Object{Type: rbac.ResourceDeployment}) {
+		httpapi.ResourceNotFound(w)
+		return
+	}
+	start := time.Now()
+	err := api.opts.DB.Ping(r.Context())
+	db := codersdk.HealthCheck{Healthy: err == nil, LatencyMS: time.Since(start).Milliseconds()}
+	if err != nil {
+		db.Error = err.Error()
+	}
+	httpapi.Write(w, http.StatusOK, codersdk.HealthReport{Healthy: db.Healthy, Database: db})
 }
 
 func (api *API) buildInfo(w http.ResponseWriter, _ *http.Request) {
