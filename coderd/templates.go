@@ -17,73 +17,33 @@ import (
 	"github.com/opencoder/coder/codersdk"
 )
 
-type orgParamKey struct{}
-
-// extractOrgParam resolves {organization} (ID or name; 404 when the caller
-// may not read it).
+// extractOrgParam resolves {organization}: an ID, a name, or "default".
 func (api *API) extractOrgParam(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		actor, _ := httpmw.ActorFrom(ctx)
-		param := chi.URLParam(r, "organization")
-		var (
-			org database.Organization
-			err error
-		)
-		if id, perr := uuid.Parse(param); perr == nil {
-			org, err = api.opts.DB.GetOrganizationByID(ctx, id)
-		} else if param == "default" {
-			org, err = api.opts.DB.EnsureDefaultOrganization(ctx, api.now())
-		} else {
-			org, err = api.opts.DB.GetOrganizationByName(ctx, param)
+	return extractParam(api, "organization", "organization", func(ctx context.Context, _ httpmw.Actor, param string) (database.Organization, error) {
+		if id, err := uuid.Parse(param); err == nil {
+			return api.opts.DB.GetOrganizationByID(ctx, id)
 		}
-		if errors.Is(err, database.ErrNotFound) || (err == nil && !rbac.Authorize(actor.Subject, rbac.ActionRead, rbac.Object{Type: rbac.ResourceOrganization, OrgID: org.ID})) {
-			httpapi.ResourceNotFound(w)
-			return
+		if param == "default" {
+			return api.opts.DB.EnsureDefaultOrganization(ctx, api.now())
 		}
-		if err != nil {
-			httpapi.InternalError(w, r, api.opts.Logger, "get organization", err)
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, orgParamKey{}, org)))
-	})
+		return api.opts.DB.GetOrganizationByName(ctx, param)
+	}, func(o database.Organization) rbac.Object {
+		return rbac.Object{Type: rbac.ResourceOrganization, OrgID: o.ID}
+	})(next)
 }
 
-func orgParam(r *http.Request) database.Organization {
-	return r.Context().Value(orgParamKey{}).(database.Organization)
-}
+func orgParam(r *http.Request) database.Organization { return paramFrom[database.Organization](r) }
 
 func templateObject(t database.Template) rbac.Object {
 	return rbac.Object{Type: rbac.ResourceTemplate, OrgID: t.OrganizationID}
 }
 
-type templateParamKey struct{}
-
+// extractTemplateParam resolves {template} by ID.
 func (api *API) extractTemplateParam(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		actor, _ := httpmw.ActorFrom(ctx)
-		id, err := uuid.Parse(chi.URLParam(r, "template"))
-		if err != nil {
-			httpapi.ResourceNotFound(w)
-			return
-		}
-		t, err := api.opts.DB.GetTemplateByID(ctx, id)
-		if errors.Is(err, database.ErrNotFound) || (err == nil && !rbac.Authorize(actor.Subject, rbac.ActionRead, templateObject(t))) {
-			httpapi.ResourceNotFound(w)
-			return
-		}
-		if err != nil {
-			httpapi.InternalError(w, r, api.opts.Logger, "get template", err)
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, templateParamKey{}, t)))
-	})
+	return extractParam(api, "template", "template", byID(api.opts.DB.GetTemplateByID), templateObject)(next)
 }
 
-func templateParam(r *http.Request) database.Template {
-	return r.Context().Value(templateParamKey{}).(database.Template)
-}
+func templateParam(r *http.Request) database.Template { return paramFrom[database.Template](r) }
 
 func (api *API) postTemplate(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"slices"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
 	"github.com/opencoder/coder/coderd/database"
@@ -19,32 +18,13 @@ import (
 	"github.com/opencoder/coder/codersdk"
 )
 
-type versionParamKey struct{}
-
+// extractVersionParam resolves {templateversion} by ID.
 func (api *API) extractVersionParam(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		actor, _ := httpmw.ActorFrom(ctx)
-		id, err := uuid.Parse(chi.URLParam(r, "templateversion"))
-		if err != nil {
-			httpapi.ResourceNotFound(w)
-			return
-		}
-		v, err := api.opts.DB.GetTemplateVersionByID(ctx, id)
-		if errors.Is(err, database.ErrNotFound) || (err == nil && !rbac.Authorize(actor.Subject, rbac.ActionRead, versionObject(v))) {
-			httpapi.ResourceNotFound(w)
-			return
-		}
-		if err != nil {
-			httpapi.InternalError(w, r, api.opts.Logger, "get template version", err)
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, versionParamKey{}, v)))
-	})
+	return extractParam(api, "templateversion", "template version", byID(api.opts.DB.GetTemplateVersionByID), versionObject)(next)
 }
 
 func versionParam(r *http.Request) database.TemplateVersion {
-	return r.Context().Value(versionParamKey{}).(database.TemplateVersion)
+	return paramFrom[database.TemplateVersion](r)
 }
 
 // versionObject: a version not yet attached to a template is visible only

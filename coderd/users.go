@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
 	"github.com/opencoder/coder/coderd/database"
@@ -196,46 +195,23 @@ func (api *API) postUser(w http.ResponseWriter, r *http.Request) {
 	httpapi.Write(w, http.StatusCreated, api.convertUser(ctx, user))
 }
 
-type userParamKey struct{}
-
-// extractUserParam resolves {user} ("me", an ID or a username) and answers
-// 404 when the caller may not read that user.
+// extractUserParam resolves {user}: "me", an ID or a username.
 func (api *API) extractUserParam(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		actor, _ := httpmw.ActorFrom(ctx)
-		param := chi.URLParam(r, "user")
-		var (
-			user database.User
-			err  error
-		)
+	return extractParam(api, "user", "user", func(ctx context.Context, actor httpmw.Actor, param string) (database.User, error) {
 		switch {
 		case param == codersdk.Me:
-			user = actor.User
+			return actor.User, nil
 		case len(param) > 128:
-			err = database.ErrNotFound
-		default:
-			if id, perr := uuid.Parse(param); perr == nil {
-				user, err = api.opts.DB.GetUserByID(ctx, id)
-			} else {
-				user, err = api.opts.DB.GetUserByEmailOrUsername(ctx, "", param)
-			}
+			return database.User{}, database.ErrNotFound
 		}
-		if errors.Is(err, database.ErrNotFound) || (err == nil && !rbac.Authorize(actor.Subject, rbac.ActionRead, userObject(user))) {
-			httpapi.ResourceNotFound(w)
-			return
+		if id, err := uuid.Parse(param); err == nil {
+			return api.opts.DB.GetUserByID(ctx, id)
 		}
-		if err != nil {
-			httpapi.InternalError(w, r, api.opts.Logger, "look up user", err)
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, userParamKey{}, user)))
-	})
+		return api.opts.DB.GetUserByEmailOrUsername(ctx, "", param)
+	}, userObject)(next)
 }
 
-func userParam(r *http.Request) database.User {
-	return r.Context().Value(userParamKey{}).(database.User)
-}
+func userParam(r *http.Request) database.User { return paramFrom[database.User](r) }
 
 func userObject(u database.User) rbac.Object {
 	return rbac.Object{Type: rbac.ResourceUser, OwnerID: u.ID}

@@ -283,38 +283,20 @@ func (api *API) recordAgentConnection(ctx context.Context, agentID uuid.UUID, co
 	}
 }
 
-type userAgentKey struct{}
-
-// extractAgentParam resolves {workspaceagent} for users: 404 unless the
-// caller may read its workspace.
+// extractAgentParam resolves {workspaceagent} by ID for users, with its
+// workspace: an agent is authorized as its workspace.
 func (api *API) extractAgentParam(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		actor, _ := httpmw.ActorFrom(ctx)
-		id, err := uuid.Parse(chi.URLParam(r, "workspaceagent"))
-		if err != nil {
-			httpapi.ResourceNotFound(w)
-			return
-		}
+	return extractParam(api, "workspaceagent", "agent", byID(func(ctx context.Context, id uuid.UUID) (database.AgentContext, error) {
 		agent, err := api.opts.DB.GetWorkspaceAgentByID(ctx, id)
-		var ac database.AgentContext
-		if err == nil {
-			ac, err = api.opts.DB.GetAgentContext(ctx, agent)
-		}
-		if errors.Is(err, database.ErrNotFound) || (err == nil && !rbac.Authorize(actor.Subject, rbac.ActionRead, workspaceObject(ac.Workspace))) {
-			httpapi.ResourceNotFound(w)
-			return
-		}
 		if err != nil {
-			httpapi.InternalError(w, r, api.opts.Logger, "get agent", err)
-			return
+			return database.AgentContext{}, err
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, userAgentKey{}, ac)))
-	})
+		return api.opts.DB.GetAgentContext(ctx, agent)
+	}), func(ac database.AgentContext) rbac.Object { return workspaceObject(ac.Workspace) })(next)
 }
 
 func userAgentParam(r *http.Request) database.AgentContext {
-	return r.Context().Value(userAgentKey{}).(database.AgentContext)
+	return paramFrom[database.AgentContext](r)
 }
 
 func (api *API) workspaceAgent(w http.ResponseWriter, r *http.Request) {

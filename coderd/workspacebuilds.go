@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
 	"github.com/opencoder/coder/coderd/database"
@@ -154,37 +153,27 @@ func (api *API) workspaceBuilds(w http.ResponseWriter, r *http.Request) {
 	httpapi.Write(w, http.StatusOK, out)
 }
 
-type buildParamKey struct{}
+// buildAndWorkspace is what {workspacebuild} resolves to: a build is
+// authorized as its workspace.
+type buildAndWorkspace struct {
+	Build     database.WorkspaceBuild
+	Workspace database.Workspace
+}
 
+// extractBuildParam resolves {workspacebuild} by ID, with its workspace.
 func (api *API) extractBuildParam(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		actor, _ := httpmw.ActorFrom(ctx)
-		id, err := uuid.Parse(chi.URLParam(r, "workspacebuild"))
-		if err != nil {
-			httpapi.ResourceNotFound(w)
-			return
-		}
+	return extractParam(api, "workspacebuild", "build", byID(func(ctx context.Context, id uuid.UUID) (buildAndWorkspace, error) {
 		b, err := api.opts.DB.GetWorkspaceBuildByID(ctx, id)
-		var ws database.Workspace
-		if err == nil {
-			ws, err = api.opts.DB.GetWorkspaceByID(ctx, b.WorkspaceID)
-		}
-		if errors.Is(err, database.ErrNotFound) || (err == nil && !rbac.Authorize(actor.Subject, rbac.ActionRead, workspaceObject(ws))) {
-			httpapi.ResourceNotFound(w)
-			return
-		}
 		if err != nil {
-			httpapi.InternalError(w, r, api.opts.Logger, "get build", err)
-			return
+			return buildAndWorkspace{}, err
 		}
-		ctx = context.WithValue(ctx, buildParamKey{}, b)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, workspaceParamKey{}, ws)))
-	})
+		ws, err := api.opts.DB.GetWorkspaceByID(ctx, b.WorkspaceID)
+		return buildAndWorkspace{Build: b, Workspace: ws}, err
+	}), func(bw buildAndWorkspace) rbac.Object { return workspaceObject(bw.Workspace) })(next)
 }
 
 func buildParam(r *http.Request) database.WorkspaceBuild {
-	return r.Context().Value(buildParamKey{}).(database.WorkspaceBuild)
+	return paramFrom[buildAndWorkspace](r).Build
 }
 
 func (api *API) workspaceBuild(w http.ResponseWriter, r *http.Request) {
@@ -211,7 +200,7 @@ func (api *API) workspaceBuildParameters(w http.ResponseWriter, r *http.Request)
 
 func (api *API) cancelWorkspaceBuild(w http.ResponseWriter, r *http.Request) {
 	actor, _ := httpmw.ActorFrom(r.Context())
-	if !rbac.Authorize(actor.Subject, rbac.ActionUpdate, workspaceObject(workspaceParam(r))) {
+	if !rbac.Authorize(actor.Subject, rbac.ActionUpdate, workspaceObject(paramFrom[buildAndWorkspace](r).Workspace)) {
 		httpapi.Forbidden(w)
 		return
 	}

@@ -24,33 +24,12 @@ func workspaceObject(w database.Workspace) rbac.Object {
 	return rbac.Object{Type: rbac.ResourceWorkspace, OwnerID: w.OwnerID, OrgID: w.OrganizationID}
 }
 
-type workspaceParamKey struct{}
-
+// extractWorkspaceParam resolves {workspace} by ID.
 func (api *API) extractWorkspaceParam(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		actor, _ := httpmw.ActorFrom(ctx)
-		id, err := uuid.Parse(chi.URLParam(r, "workspace"))
-		if err != nil {
-			httpapi.ResourceNotFound(w)
-			return
-		}
-		ws, err := api.opts.DB.GetWorkspaceByID(ctx, id)
-		if errors.Is(err, database.ErrNotFound) || (err == nil && !rbac.Authorize(actor.Subject, rbac.ActionRead, workspaceObject(ws))) {
-			httpapi.ResourceNotFound(w)
-			return
-		}
-		if err != nil {
-			httpapi.InternalError(w, r, api.opts.Logger, "get workspace", err)
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, workspaceParamKey{}, ws)))
-	})
+	return extractParam(api, "workspace", "workspace", byID(api.opts.DB.GetWorkspaceByID), workspaceObject)(next)
 }
 
-func workspaceParam(r *http.Request) database.Workspace {
-	return r.Context().Value(workspaceParamKey{}).(database.Workspace)
-}
+func workspaceParam(r *http.Request) database.Workspace { return paramFrom[database.Workspace](r) }
 
 func (api *API) postUserWorkspace(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
