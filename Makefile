@@ -1,6 +1,7 @@
 # The two commands a new machine needs:
 #   make run    builds, starts the server with built-in PostgreSQL and a built-in provisioner
-#   make test   installs what the tests need and runs them all (with -race)
+#   make test   installs what the tests need and runs them all (with -race),
+#               plus the gofmt/vet checks, a benchmark smoke and a fuzz smoke
 SHELL := /bin/bash
 GO ?= go
 export GOTOOLCHAIN ?= local
@@ -9,8 +10,17 @@ BIN := build/coder
 GO_SOURCES := $(shell find . -name '*.go' -not -path './.toolchain/*' -not -path './tools/*' 2>/dev/null) go.mod go.sum
 TEST_TIMEOUT ?= 50m
 TEST_FLAGS ?= -race -count=1
+# GO_TAGS are the build tags of the product and of every test and
+# benchmark run: ts_debug_websockets compiles upstream's websocket DERP
+# client, which `coder server --derp-force-websockets` needs (a binary
+# without it refuses the flag at start-up; see docs/tailnet.md). The
+# scripts read it from the environment; tests that build the binary use
+# testutil.BuildTags, which must stay equal to this default.
+GO_TAGS ?= ts_debug_websockets
+export GO_TAGS
+GO_BUILD_FLAGS = -tags '$(GO_TAGS)'
 
-.PHONY: all build run test lint fmt bench deps clean
+.PHONY: all build run test test-go check-fmt vet bench-smoke fuzz-smoke lint fmt bench deps clean
 all: build
 
 ## deps: install machine packages the product and tests need (PostgreSQL, OpenSSH client)
@@ -21,7 +31,7 @@ deps:
 build: $(BIN)
 $(BIN): $(GO_SOURCES)
 	@mkdir -p build
-	$(GO) build -o $(BIN) ./cmd/coder
+	$(GO) build $(GO_BUILD_FLAGS) -o $(BIN) ./cmd/coder
 
 -include mk/toolchain.mk
 
@@ -29,15 +39,36 @@ $(BIN): $(GO_SOURCES)
 run: deps toolchain workspace-image build
 	TF_CLI_CONFIG_FILE=$(CURDIR)/.toolchain/terraformrc ./$(BIN) server $(RUN_ARGS)
 
-## test: everything, as CI runs it
+## test: everything, as CI runs it (.ci/run): gofmt, vet, the suite, a benchmark smoke, a fuzz smoke
 test: deps toolchain workspace-image
-	$(GO) vet ./...
-	$(GO) run ./scripts/testpg -- $(GO) test $(TEST_FLAGS) -timeout $(TEST_TIMEOUT) ./...
+	@$(MAKE) --no-print-directory check-fmt
+	@$(MAKE) --no-print-directory vet
+	@$(MAKE) --no-print-directory test-go
+	@$(MAKE) --no-print-directory bench-smoke
+	@$(MAKE) --no-print-directory fuzz-smoke
+
+## test-go: the Go tests (-race), with one PostgreSQL server for the whole run
+test-go:
+	$(GO) run ./scripts/testpg -- $(GO) test $(GO_BUILD_FLAGS) $(TEST_FLAGS) -timeout $(TEST_TIMEOUT) ./...
+
+## bench-smoke: every benchmark once, at its -short sizes, so none rots; figures are printed, never compared
+bench-smoke:
+	$(GO) run ./scripts/testpg -- $(GO) test $(GO_BUILD_FLAGS) $(TEST_FLAGS) -short -run '^$$' -bench . -benchtime 1x -timeout 20m ./...
+
+## fuzz-smoke: every fuzz target for FUZZTIME (10s) each (scripts/fuzz.sh)
+fuzz-smoke:
+	$(GO) run ./scripts/testpg -- bash scripts/fuzz.sh
+
+## check-fmt: fail if a Go file needs gofmt
+check-fmt:
+	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
+
+## vet: go vet with the product's build tags
+vet:
+	$(GO) vet $(GO_BUILD_FLAGS) ./...
 
 ## lint: gofmt and go vet
-lint:
-	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
-	$(GO) vet ./...
+lint: check-fmt vet
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -19,6 +19,7 @@ import (
 
 	"github.com/opencoder/coder/coderd/coderdtest"
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/testutil"
 )
 
 // agentIdle is how long the agent sits ready and unused before its memory
@@ -77,7 +78,7 @@ func BenchmarkAgentIdleRSS(b *testing.B) {
 func buildCoder(b *testing.B) string {
 	b.Helper()
 	bin := filepath.Join(b.TempDir(), "coder")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/coder")
+	cmd := exec.Command("go", "build", "-tags", testutil.BuildTags, "-o", bin, "./cmd/coder")
 	cmd.Dir = ".."
 	out, err := cmd.CombinedOutput()
 	require.NoError(b, err, "build coder: %s", out)

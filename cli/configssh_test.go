@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/opencoder/coder/coderd/coderdtest"
+	"github.com/opencoder/coder/testutil"
 )
 
 const (
@@ -171,7 +172,7 @@ func TestConfigSSHWithOpenSSH(t *testing.T) {
 	if err != nil {
 		goBin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 	}
-	build := exec.CommandContext(ctx, goBin, "build", "-o", bin, "./cmd/coder")
+	build := exec.CommandContext(ctx, goBin, "build", "-tags", testutil.BuildTags, "-o", bin, "./cmd/coder")
 	build.Dir = ".."
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)

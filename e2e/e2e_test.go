@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/opencoder/coder/testutil"
 )
 
 var (
@@ -38,7 +40,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	coderBin = filepath.Join(dir, "coder")
-	build := exec.Command("go", "build", "-o", coderBin, "./cmd/coder")
+	build := exec.Command("go", "build", "-tags", testutil.BuildTags, "-o", coderBin, "./cmd/coder")
 	build.Dir = repoRoot
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {

@@ -25,7 +25,7 @@ workspace-image:
 
 ## test-templates: terraform init/validate every template, apply the docker one for real
 test-templates: toolchain workspace-image
-	cd $(TOOLCHAIN_ROOT) && $(or $(GO),go) test -race -count=1 ./templates/...
+	cd $(TOOLCHAIN_ROOT) && $(or $(GO),go) test -tags '$(GO_TAGS)' -race -count=1 ./templates/...
 
 ## clean-toolchain: remove .toolchain/ (the next make toolchain rebuilds everything)
 clean-toolchain:

@@ -82,16 +82,9 @@ func TestConnRelayOnly(t *testing.T) {
 	relay := newTestRelay(t)
 	// Both sides block endpoints, as a deployment with direct connections
 	// disabled would.
-	agentID, agent := newTestConn(t, relay.derpMap, true, true)
-	clientID, client := newTestConn(t, relay.derpMap, false, true)
-	linkPeers(t, agentID, agent, clientID, client)
+	p := newEchoPair(ctx, t, Options{DERPMap: relay.derpMap, BlockEndpoints: true})
+	agentID, client, dst := p.agentID, p.client, p.dst
 
-	ln, err := agent.Listen("tcp", ":4444")
-	require.NoError(t, err)
-	echoServe(t, ln)
-	dst := netip.AddrPortFrom(AgentIP(agentID), 4444)
-
-	require.True(t, client.AwaitReachable(ctx, dst.Addr()))
 	require.Empty(t, client.Node().Endpoints, "blocked node advertises endpoints")
 	roundTrip(ctx, t, client, dst, 1<<20)
 
@@ -116,16 +109,9 @@ func TestConnDirect(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
 	relay := newTestRelay(t)
-	agentID, agent := newTestConn(t, relay.derpMap, true, false)
-	clientID, client := newTestConn(t, relay.derpMap, false, false)
-	linkPeers(t, agentID, agent, clientID, client)
+	p := newEchoPair(ctx, t, Options{DERPMap: relay.derpMap})
+	agentID, client, dst := p.agentID, p.client, p.dst
 
-	ln, err := agent.Listen("tcp", ":4444")
-	require.NoError(t, err)
-	echoServe(t, ln)
-	dst := netip.AddrPortFrom(AgentIP(agentID), 4444)
-
-	require.True(t, client.AwaitReachable(ctx, dst.Addr()))
 	roundTrip(ctx, t, client, dst, 1<<20)
 	ps := waitPath(ctx, t, client, agentID, dst, true)
 	require.NotEmpty(t, ps.Endpoint)
@@ -144,15 +130,8 @@ func TestConnDERPRestart(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
 	relay := newTestRelay(t)
-	agentID, agent := newTestConn(t, relay.derpMap, true, true)
-	clientID, client := newTestConn(t, relay.derpMap, false, true)
-	linkPeers(t, agentID, agent, clientID, client)
-
-	ln, err := agent.Listen("tcp", ":4444")
-	require.NoError(t, err)
-	echoServe(t, ln)
-	dst := netip.AddrPortFrom(AgentIP(agentID), 4444)
-	require.True(t, client.AwaitReachable(ctx, dst.Addr()))
+	p := newEchoPair(ctx, t, Options{DERPMap: relay.derpMap, BlockEndpoints: true})
+	agentID, client, dst := p.agentID, p.client, p.dst
 
 	// A connection open across the restart.
 	nc, err := client.DialContextTCP(ctx, dst)

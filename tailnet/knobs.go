@@ -2,6 +2,7 @@ package tailnet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -59,13 +60,29 @@ func derpOverHTTP() bool {
 	return envknob.Bool("TS_DEBUG_USE_DERP_HTTP")
 }
 
-// enableDERPWebSockets makes DERP clients in this process connect with
-// websockets. Upstream only compiles that code on Linux and macOS with the
-// ts_debug_websockets build tag; without it, it returns an error rather
-// than silently using the plain upgrade.
-func enableDERPWebSockets() error {
+// ErrDERPWebSocketsNotCompiled is CheckDERPWebSockets' answer in a binary
+// built without -tags ts_debug_websockets.
+var ErrDERPWebSocketsNotCompiled = errors.New("DERP over websockets needs a binary built with -tags ts_debug_websockets (make build does that)")
+
+// CheckDERPWebSockets reports whether this binary can speak DERP over
+// websockets. Upstream compiles its websocket DERP client only on Linux and
+// macOS with the ts_debug_websockets build tag, which `make build` sets; a
+// plain `go build ./cmd/coder` lacks it. coderd calls this at start-up when
+// --derp-force-websockets is set, so the flag is refused there instead of
+// failing every agent and CLI connection later.
+func CheckDERPWebSockets() error {
 	if !derpWebSocketsCompiled {
-		return fmt.Errorf("DERP over websockets needs a binary built with -tags ts_debug_websockets")
+		return ErrDERPWebSocketsNotCompiled
+	}
+	return nil
+}
+
+// enableDERPWebSockets makes DERP clients in this process connect with
+// websockets. Without upstream's websocket client compiled in, it returns
+// an error rather than silently using the plain upgrade.
+func enableDERPWebSockets() error {
+	if err := CheckDERPWebSockets(); err != nil {
+		return err
 	}
 	derpWSOnce.Do(func() { envknob.Setenv("TS_DEBUG_DERP_WS_CLIENT", "true") })
 	return nil

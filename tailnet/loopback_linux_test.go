@@ -47,13 +47,7 @@ func TestOnlyLoopbackTraffic(t *testing.T) {
 		t.Skip("needs iproute2's ip command")
 	}
 	t.Parallel()
-	ctx := testContext(t)
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestOnlyLoopbackTraffic$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), netnsChildEnv+"=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "child test failed:\n%s", out)
-	require.Contains(t, string(out), "--- PASS: TestOnlyLoopbackTraffic", "child test did not run:\n%s", out)
+	runInChild(t, "TestOnlyLoopbackTraffic", netnsChildEnv, &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET})
 }
 
 // loopbackChild runs inside the namespace.

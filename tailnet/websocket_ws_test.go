@@ -3,43 +3,46 @@
 package tailnet
 
 import (
-	"net/netip"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
 	"testing"
 
-	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 )
 
-// TestConnDERPWebSockets relays over websocket DERP. Run with
-// -tags ts_debug_websockets. The switch is process-wide, so every relayed
-// test in this run then uses websockets too.
-func TestConnDERPWebSockets(t *testing.T) {
-	t.Parallel()
-	ctx := testContext(t)
-	relay := newTestRelay(t)
-	newConn := func(id uuid.UUID, addr netip.Prefix, agent bool) *Conn {
-		c, err := NewConn(&Options{
-			ID:                  id,
-			Addresses:           []netip.Prefix{addr},
-			DERPMap:             relay.derpMap,
-			BlockEndpoints:      true,
-			DERPForceWebSockets: true,
-			Logger:              testLogger(t),
-			ForwardUnclaimedTCP: agent,
-		})
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = c.Close() })
-		return c
-	}
-	agentID, clientID := uuid.New(), uuid.New()
-	agent := newConn(agentID, AgentPrefix(agentID), true)
-	client := newConn(clientID, RandomClientPrefix(), false)
-	linkPeers(t, agentID, agent, clientID, client)
+// wsChildEnv marks the re-executed test binary that runs
+// TestConnDERPWebSockets' nodes.
+const wsChildEnv = "TAILNET_DERP_WS_CHILD"
 
-	ln, err := agent.Listen("tcp", ":4444")
-	require.NoError(t, err)
-	echoServe(t, ln)
-	dst := netip.AddrPortFrom(AgentIP(agentID), 4444)
-	require.True(t, client.AwaitReachable(ctx, dst.Addr()))
-	roundTrip(ctx, t, client, dst, 256<<10)
+// TestConnDERPWebSockets relays over websocket DERP, as every node does
+// when coderd runs with --derp-force-websockets, and checks that the relay
+// saw websocket upgrades (not the plain "Upgrade: DERP" one). The switch is
+// process-wide, so the nodes run in a child process: the other tests of
+// this run keep the plain upgrade.
+func TestConnDERPWebSockets(t *testing.T) {
+	require.NoError(t, CheckDERPWebSockets())
+	if os.Getenv(wsChildEnv) != "1" {
+		t.Parallel()
+		runInChild(t, "TestConnDERPWebSockets", wsChildEnv, nil)
+		return
+	}
+	ctx := testContext(t)
+	var websocketUpgrades, derpUpgrades atomic.Int64
+	relay := newWrappedTestRelay(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch strings.ToLower(r.Header.Get("Upgrade")) {
+			case "websocket":
+				websocketUpgrades.Add(1)
+			case "derp":
+				derpUpgrades.Add(1)
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	p := newEchoPair(ctx, t, Options{DERPMap: relay.derpMap, BlockEndpoints: true, DERPForceWebSockets: true})
+	roundTrip(ctx, t, p.client, p.dst, 256<<10)
+	require.Positive(t, websocketUpgrades.Load(), "no DERP connection came over websockets")
+	require.Zero(t, derpUpgrades.Load(), "a DERP connection used the plain upgrade")
 }

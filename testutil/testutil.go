@@ -128,3 +128,9 @@ func Tar(t testing.TB, files map[string]string) []byte {
 	}
 	return buf.Bytes()
 }
+
+// BuildTags are the build tags of the coder binary (the Makefile's GO_TAGS
+// default). Tests that `go build ./cmd/coder` pass them, so that the binary
+// they test is the one `make build` ships: ts_debug_websockets compiles
+// upstream's websocket DERP client (--derp-force-websockets).
+const BuildTags = "ts_debug_websockets"
