@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -49,7 +51,7 @@ func (api *API) daemonAuthMiddleware(userAuth func(http.Handler) http.Handler) f
 			case key != "" && psk != "":
 				httpapi.Error(w, http.StatusBadRequest, "Send either a provisioner key or a pre-shared key, not both.")
 			case key != "":
-				secret, ok := cutPrefix(key, provisionerKeyPrefix)
+				secret, ok := strings.CutPrefix(key, provisionerKeyPrefix)
 				if !ok {
 					httpapi.Error(w, http.StatusUnauthorized, "Invalid provisioner key.", "Keys start with "+provisionerKeyPrefix+"; create one with 'coder provisioner keys create NAME'.")
 					return
@@ -64,9 +66,7 @@ func (api *API) daemonAuthMiddleware(userAuth func(http.Handler) http.Handler) f
 					return
 				}
 				tags := database.DefaultTags()
-				for k, v := range k.Tags {
-					tags[k] = v
-				}
+				maps.Copy(tags, k.Tags)
 				next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, daemonAuthKey{}, daemonAuth{OrgID: k.OrganizationID, KeyID: &k.ID, KeyTags: tags})))
 			case psk != "":
 				okExternal := api.opts.ProvisionerPSK != "" && subtle.ConstantTimeCompare([]byte(psk), []byte(api.opts.ProvisionerPSK)) == 1
@@ -98,13 +98,6 @@ func (api *API) daemonAuthMiddleware(userAuth func(http.Handler) http.Handler) f
 			}
 		})
 	}
-}
-
-func cutPrefix(s, p string) (string, bool) {
-	if len(s) < len(p) || s[:len(p)] != p {
-		return "", false
-	}
-	return s[len(p):], true
 }
 
 func (api *API) postProvisionerKey(w http.ResponseWriter, r *http.Request) {

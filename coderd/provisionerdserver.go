@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -56,7 +57,7 @@ func (api *API) acquireJob(w http.ResponseWriter, r *http.Request) {
 		v.Add(e.Field, "%s", e.Detail)
 	}
 	if d.KeyTags != nil {
-		if len(req.Tags) > 0 && !mapsEqual(tags, d.KeyTags) {
+		if len(req.Tags) > 0 && !maps.Equal(tags, d.KeyTags) {
 			v.Add("tags", "a daemon using a provisioner key takes the key's tags; drop --tag or create a key with these tags")
 		}
 		tags = d.KeyTags
@@ -120,18 +121,6 @@ func (api *API) acquireJob(w http.ResponseWriter, r *http.Request) {
 		case <-poll.C:
 		}
 	}
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if bv, ok := b[k]; !ok || bv != v {
-			return false
-		}
-	}
-	return true
 }
 
 // acquiredJob gathers everything the daemon needs to run a job.
