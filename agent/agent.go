@@ -14,7 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
+	"net"
 	"net/netip"
 	"os"
 	"sync"
@@ -23,6 +23,7 @@ import (
 	"github.com/opencoder/coder/agent/agentssh"
 	"github.com/opencoder/coder/agent/reconnectingpty"
 	"github.com/opencoder/coder/agent/speedtest"
+	"github.com/opencoder/coder/backoff"
 	"github.com/opencoder/coder/buildinfo"
 	"github.com/opencoder/coder/codersdk"
 	"github.com/opencoder/coder/tailnet"
@@ -48,6 +49,10 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// ReportInterval for listening ports; stats use the server's interval.
 	ReportInterval time.Duration
+
+	// testHookConn, when set, runs right after the tailnet node starts; an
+	// error fails startServices there (tests of the error path).
+	testHookConn func(*tailnet.Conn) error
 }
 
 // Agent is a running workspace agent.
@@ -55,11 +60,22 @@ type Agent struct {
 	opts Options
 	log  *slog.Logger
 
-	// Set once the manifest is known.
+	// Set once the manifest is known, by Run's goroutine.
 	manifest codersdk.AgentManifest
 	conn     *tailnet.Conn
 	ssh      *agentssh.Server
 	rpty     *reconnectingpty.Server
+	// stopServing ends the services' context (the speed test's Serve);
+	// serving joins every Serve goroutine. Both are owned by Run:
+	// startServices adds, closeServices cancels and waits.
+	stopServing context.CancelFunc
+	serving     sync.WaitGroup
+
+	// serving ends with Run's context or closeServices; after that
+	// listener-closed errors are expected.
+	servingCtx  context.Context
+	serveMu     sync.Mutex // guards serveFailed
+	serveFailed []error    // Serve errors that were not part of shutdown
 
 	mu        sync.Mutex // guards lifecycle and pending
 	lifecycle codersdk.WorkspaceAgentLifecycle
@@ -86,7 +102,7 @@ func New(opts Options) *Agent {
 
 // Run runs the agent until ctx ends (SIGTERM in `coder agent`), then shuts
 // down: run-on-stop scripts, lifecycle off, servers closed.
-func (a *Agent) Run(ctx context.Context) error {
+func (a *Agent) Run(ctx context.Context) (err error) {
 	// A 401 is retried too: the container may start while its build is
 	// still being recorded, before coderd knows the new agent token.
 	m, err := retryAll(ctx, a.log, "fetch manifest", func() (codersdk.AgentManifest, error) {
@@ -103,9 +119,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	dir := expandDir(m.Directory)
 
 	if err := a.startServices(ctx, dir); err != nil {
-		return err
+		// Close what did start (the tailnet node, servers, their Serve
+		// goroutines) before saying why.
+		return errors.Join(err, a.closeServices())
 	}
-	defer a.closeServices()
+	defer func() { err = errors.Join(err, a.closeServices()) }()
 
 	var wg sync.WaitGroup
 	runCtx, cancel := context.WithCancel(ctx)
@@ -223,7 +241,11 @@ func (a *Agent) lifecycleLoop(ctx context.Context) {
 	}
 }
 
+// startServices starts the tailnet node and the servers on it. On an error
+// the caller must still call closeServices, which closes whatever started.
 func (a *Agent) startServices(ctx context.Context, dir string) error {
+	a.servingCtx, a.stopServing = context.WithCancel(ctx)
+	ctx = a.servingCtx
 	tailnet.ConfigureDERPScheme(a.opts.Client.URL)
 	derpMap, err := tailnet.ParseDERPMap(a.manifest.DERPMap)
 	if err != nil {
@@ -238,6 +260,11 @@ func (a *Agent) startServices(ctx context.Context, dir string) error {
 		return fmt.Errorf("start tailnet: %w", err)
 	}
 	a.conn = conn
+	if a.opts.testHookConn != nil {
+		if err := a.opts.testHookConn(conn); err != nil {
+			return err
+		}
+	}
 	env := a.commandEnv()
 	a.ssh, err = agentssh.New(agentssh.Options{Logger: a.log.With("component", "ssh"), Env: func() []string { return env }, Dir: dir})
 	if err != nil {
@@ -249,22 +276,58 @@ func (a *Agent) startServices(ctx context.Context, dir string) error {
 		if err != nil {
 			return fmt.Errorf("listen on tailnet port %d: %w", port, err)
 		}
-		go func() { _ = a.ssh.Serve(l) }()
+		a.goServe("ssh", func() error { return a.ssh.Serve(l) })
 	}
 	rl, err := conn.Listen("tcp", fmt.Sprintf(":%d", ReconnectingPTYPort))
 	if err != nil {
 		return fmt.Errorf("listen for terminals: %w", err)
 	}
-	go func() { _ = a.rpty.Serve(ctx, rl) }()
+	a.goServe("reconnecting pty", func() error { return a.rpty.Serve(ctx, rl) })
 	sl, err := conn.Listen("tcp", fmt.Sprintf(":%d", SpeedtestPort))
 	if err != nil {
 		return fmt.Errorf("listen for speed tests: %w", err)
 	}
-	go func() { _ = speedtest.Serve(ctx, sl) }()
+	a.goServe("speed test", func() error { return speedtest.Serve(ctx, sl) })
 	return nil
 }
 
-func (a *Agent) closeServices() {
+// goServe runs one server's Serve loop, joined by closeServices. A Serve
+// that returns before shutdown (Run's context ending or closeServices), or
+// with anything but the listener-closed error during it, is logged and
+// reported by closeServices.
+func (a *Agent) goServe(what string, serve func() error) {
+	a.serving.Add(1)
+	go func() {
+		defer a.serving.Done()
+		err := serve()
+		if a.servingCtx.Err() != nil && isServeClosed(err) {
+			a.log.Debug("server stopped", "server", what)
+			return
+		}
+		if err == nil {
+			err = errors.New("stopped serving")
+		}
+		a.log.Error("server failed; the workspace no longer offers it", "server", what, "error", err)
+		a.serveMu.Lock()
+		defer a.serveMu.Unlock()
+		a.serveFailed = append(a.serveFailed, fmt.Errorf("serve %s: %w", what, err))
+	}()
+}
+
+// isServeClosed reports whether a Serve error is the one a server returns
+// when it, its listener or its context is closed by closeServices.
+func isServeClosed(err error) bool {
+	return errors.Is(err, agentssh.ErrServerClosed) || errors.Is(err, reconnectingpty.ErrClosed) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, net.ErrClosed) || errors.Is(err, tailnet.ErrClosed)
+}
+
+// closeServices closes what startServices started, in reverse order, and
+// waits for every Serve goroutine. It returns the Serve failures that were
+// not part of this shutdown.
+func (a *Agent) closeServices() error {
+	if a.stopServing != nil {
+		a.stopServing()
+	}
 	if a.ssh != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = a.ssh.Shutdown(sctx)
@@ -277,6 +340,10 @@ func (a *Agent) closeServices() {
 	if a.conn != nil {
 		_ = a.conn.Close()
 	}
+	a.serving.Wait()
+	a.serveMu.Lock()
+	defer a.serveMu.Unlock()
+	return errors.Join(a.serveFailed...)
 }
 
 // commandEnv is what every user command gets on top of the agent's own
@@ -294,7 +361,7 @@ func (a *Agent) commandEnv() []string {
 // reconnecting with backoff; the tailnet node itself (and every open SSH
 // session) lives on across reconnects.
 func (a *Agent) coordinateLoop(ctx context.Context) {
-	backoff := time.Second
+	bo := backoff.New(time.Second, 30*time.Second)
 	for ctx.Err() == nil {
 		start := time.Now()
 		ws, err := a.opts.Client.DialAgentCoordinator(ctx)
@@ -306,11 +373,11 @@ func (a *Agent) coordinateLoop(ctx context.Context) {
 			return
 		}
 		if time.Since(start) > time.Minute {
-			backoff = time.Second
+			bo.Reset() // it was a working connection, not a failing dial
 		}
-		a.log.Warn("coordination lost; reconnecting", "error", err, "in", backoff)
-		sleep(ctx, jitter(backoff))
-		backoff = min(backoff*2, 30*time.Second)
+		d := bo.Next()
+		a.log.Warn("coordination lost; reconnecting", "error", err, "in", d)
+		sleep(ctx, d)
 	}
 }
 
@@ -360,7 +427,7 @@ func retryAll[T any](ctx context.Context, log *slog.Logger, what string, fn func
 }
 
 func retryIf[T any](ctx context.Context, log *slog.Logger, what string, fn func() (T, error), retryable func(error) bool) (T, error) {
-	backoff := 250 * time.Millisecond
+	bo := backoff.New(250*time.Millisecond, 10*time.Second)
 	for attempt := 1; ; attempt++ {
 		v, err := fn()
 		if err == nil {
@@ -372,15 +439,10 @@ func retryIf[T any](ctx context.Context, log *slog.Logger, what string, fn func(
 		if attempt == 1 || attempt%10 == 0 {
 			log.Warn(what+" failed; retrying", "attempt", attempt, "error", err)
 		}
-		if !sleep(ctx, jitter(backoff)) {
+		if !bo.Wait(ctx) {
 			return v, fmt.Errorf("%s: %w", what, ctx.Err())
 		}
-		backoff = min(backoff*2, 10*time.Second)
 	}
-}
-
-func jitter(d time.Duration) time.Duration {
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
 
 // sleep waits d or until ctx ends; it reports whether the wait completed.

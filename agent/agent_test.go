@@ -20,9 +20,13 @@ import (
 	"github.com/opencoder/coder/coderd/coderdtest"
 	"github.com/opencoder/coder/coderd/database/dbtestutil"
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/testutil"
 )
 
-func TestMain(m *testing.M) { os.Exit(dbtestutil.Main(m)) }
+// TestMain gives the tests their PostgreSQL and, once every test and its
+// cleanups ran, checks that no goroutine outlived them: every goroutine an
+// agent starts must have ended when Run returns.
+func TestMain(m *testing.M) { os.Exit(testutil.LeakCheck(dbtestutil.Main(m))) }
 
 // setupWorkspace makes a running workspace whose build reported one agent
 // with the given scripts, playing the provisioner daemon by hand.

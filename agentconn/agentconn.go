@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
 
+	"github.com/opencoder/coder/backoff"
 	"github.com/opencoder/coder/codersdk"
 	"github.com/opencoder/coder/tailnet"
 )
@@ -89,7 +89,7 @@ func Dial(ctx context.Context, client *codersdk.Client, agentID uuid.UUID, opts 
 }
 
 func (c *Conn) coordinate(ctx context.Context, client *codersdk.Client, ws wsConn) {
-	backoff := 250 * time.Millisecond
+	bo := backoff.New(250*time.Millisecond, 10*time.Second)
 	first := true
 	for ctx.Err() == nil {
 		var err error
@@ -100,7 +100,7 @@ func (c *Conn) coordinate(ctx context.Context, client *codersdk.Client, ws wsCon
 			var conn wsConn
 			conn, err = client.DialWorkspaceAgentCoordinator(ctx, c.AgentID)
 			if err == nil {
-				backoff = 250 * time.Millisecond
+				bo.Reset()
 				err = tailnet.Coordinate(ctx, conn, c.tc, &c.AgentID)
 			}
 		}
@@ -108,14 +108,9 @@ func (c *Conn) coordinate(ctx context.Context, client *codersdk.Client, ws wsCon
 			return
 		}
 		c.log.Debug("coordination lost; reconnecting", "error", err)
-		t := time.NewTimer(backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1)))
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !bo.Wait(ctx) {
 			return
-		case <-t.C:
 		}
-		backoff = min(backoff*2, 10*time.Second)
 	}
 }
 
