@@ -1,0 +1,10 @@
+package site_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/opencoder/coder/coderd/database/dbtestutil"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtestutil.Main(m)) }
