@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os/exec"
@@ -131,7 +130,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		s.mu.Unlock()
 		l.Close()
 	}()
-	defer closeOnDone(ctx, l)()
+	defer context.AfterFunc(ctx, func() { _ = l.Close() })()
 	var conns sync.WaitGroup
 	defer conns.Wait()
 	for {
@@ -180,7 +179,7 @@ func (s *Server) Handle(ctx context.Context, conn net.Conn) error {
 		s.mu.Unlock()
 		s.wg.Done()
 	}()
-	defer closeOnDone(ctx, conn)()
+	defer context.AfterFunc(ctx, func() { _ = conn.Close() })()
 
 	_ = conn.SetReadDeadline(time.Now().Add(initTimeout))
 	init, err := ReadInit(conn)
@@ -282,24 +281,4 @@ func (s *Server) Close() error {
 	s.cancel()
 	s.wg.Wait()
 	return nil
-}
-
-// closeOnDone closes c when ctx ends. The returned stop function ends the
-// watch and waits for it, so no goroutine outlives the caller.
-func closeOnDone(ctx context.Context, c io.Closer) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		select {
-		case <-ctx.Done():
-			c.Close()
-		case <-done:
-		}
-	}()
-	return func() {
-		close(done)
-		wg.Wait()
-	}
 }

@@ -74,7 +74,7 @@ func Serve(ctx context.Context, l net.Listener) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	defer closeOnDone(ctx, l)()
+	defer context.AfterFunc(ctx, func() { _ = l.Close() })()
 	for {
 		c, err := l.Accept()
 		if err != nil {
@@ -94,7 +94,7 @@ func Serve(ctx context.Context, l net.Listener) error {
 // ServeConn answers one speed test on conn, then closes it.
 func ServeConn(ctx context.Context, conn net.Conn) error {
 	defer conn.Close()
-	defer closeOnDone(ctx, conn)()
+	defer context.AfterFunc(ctx, func() { _ = conn.Close() })()
 	var hdr [1]byte
 	if _, err := io.ReadFull(conn, hdr[:]); err != nil {
 		return fmt.Errorf("read speedtest header: %w", err)
@@ -164,7 +164,7 @@ func Run(ctx context.Context, dial func(context.Context) (net.Conn, error), dir 
 		return Result{}, fmt.Errorf("dial speedtest: %w", err)
 	}
 	defer conn.Close()
-	defer closeOnDone(ctx, conn)()
+	defer context.AfterFunc(ctx, func() { _ = conn.Close() })()
 
 	start := time.Now()
 	if _, err := conn.Write([]byte{byte(dir)}); err != nil {
@@ -224,24 +224,4 @@ func wrapCtx(ctx context.Context, err error) error {
 		return fmt.Errorf("speedtest: %w", ctx.Err())
 	}
 	return err
-}
-
-// closeOnDone closes c when ctx ends. The returned stop function ends the
-// watch and waits for it, so no goroutine outlives the caller.
-func closeOnDone(ctx context.Context, c io.Closer) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		select {
-		case <-ctx.Done():
-			c.Close()
-		case <-done:
-		}
-	}()
-	return func() {
-		close(done)
-		wg.Wait()
-	}
 }
