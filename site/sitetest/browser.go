@@ -1,0 +1,243 @@
+// Package sitetest drives Debian's Chromium from Go tests (through rod and
+// the DevTools protocol) to test the dashboard as a user meets it: real
+// page loads, real forms, real websockets. On failure it saves a
+// screenshot and the page's HTML for the CI artifacts.
+//
+// Tests that need a browser call New; when no Chromium is installed the
+// test fails with the command that installs it (make deps), never skips
+// silently: CI installs it.
+package sitetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-rod/rod"
+	"github.com/go-rod/rod/lib/launcher"
+	"github.com/go-rod/rod/lib/proto"
+)
+
+// Options tune the browser.
+type Options struct {
+	// HostRules are Chromium --host-resolver-rules, e.g. "MAP *.apps.test
+	// 127.0.0.1" to reach subdomain apps on loopback.
+	HostRules string
+	// Timeout bounds every page operation (default 30 s).
+	Timeout time.Duration
+}
+
+// Browser is one headless Chromium, closed when the test ends.
+type Browser struct {
+	t       testing.TB
+	rod     *rod.Browser
+	timeout time.Duration
+}
+
+// chromiumPath finds Debian's Chromium (or $CHROMIUM).
+func chromiumPath() (string, error) {
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		return p, nil
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("no Chromium found: run `make deps` (it installs Debian's chromium) or set CHROMIUM")
+}
+
+// New starts a headless Chromium for t.
+func New(t testing.TB, opts Options) *Browser {
+	t.Helper()
+	bin, err := chromiumPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	l := launcher.New().Bin(bin).Headless(true).NoSandbox(true).Leakless(false).
+		Set("disable-gpu").Set("disable-dev-shm-usage").Set("no-first-run").
+		Set("window-size", "1280,800")
+	if opts.HostRules != "" {
+		l = l.Set("host-resolver-rules", opts.HostRules)
+	}
+	u, err := l.Launch()
+	if err != nil {
+		t.Fatalf("start chromium %s: %v", bin, err)
+	}
+	b := rod.New().ControlURL(u)
+	if err := b.Connect(); err != nil {
+		l.Kill()
+		t.Fatalf("connect to chromium: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = b.Close()
+		l.Kill()
+		l.Cleanup()
+	})
+	return &Browser{t: t, rod: b, timeout: opts.Timeout}
+}
+
+// Page is one tab.
+type Page struct {
+	*rod.Page
+	t       testing.TB
+	timeout time.Duration
+}
+
+// Open loads url in a new tab (an incognito context when fresh, so each
+// call can be a different user) and registers the failure artifacts.
+func (b *Browser) Open(url string, fresh bool) *Page {
+	b.t.Helper()
+	br := b.rod
+	if fresh {
+		inc, err := br.Incognito()
+		if err != nil {
+			b.t.Fatalf("incognito context: %v", err)
+		}
+		br = inc
+	}
+	p, err := br.Page(proto.TargetCreateTarget{URL: "about:blank"})
+	if err != nil {
+		b.t.Fatalf("new tab: %v", err)
+	}
+	page := &Page{Page: p, t: b.t, timeout: b.timeout}
+	b.t.Cleanup(func() {
+		if b.t.Failed() {
+			page.SaveArtifacts()
+		}
+		_ = p.Close()
+	})
+	page.Navigate(url)
+	return page
+}
+
+// Navigate loads url and waits for the load event.
+func (p *Page) Navigate(url string) {
+	p.t.Helper()
+	pg := p.Timeout(p.timeout)
+	if err := pg.Navigate(url); err != nil {
+		p.t.Fatalf("navigate %s: %v", url, err)
+	}
+	if err := pg.WaitLoad(); err != nil {
+		p.t.Fatalf("load %s: %v", url, err)
+	}
+}
+
+// Fill types text into the element matching selector, replacing its value.
+func (p *Page) Fill(selector, text string) {
+	p.t.Helper()
+	el := p.Find(selector)
+	if err := el.SelectAllText(); err != nil {
+		p.t.Fatalf("select %s: %v", selector, err)
+	}
+	if err := el.Input(text); err != nil {
+		p.t.Fatalf("type into %s: %v", selector, err)
+	}
+}
+
+// Find waits for an element matching selector.
+func (p *Page) Find(selector string) *rod.Element {
+	p.t.Helper()
+	el, err := p.Timeout(p.timeout).Element(selector)
+	if err != nil {
+		p.t.Fatalf("find %s on %s: %v", selector, p.MustInfo().URL, err)
+	}
+	return el.CancelTimeout()
+}
+
+// Click clicks the element matching selector and waits for the navigation
+// it starts, if any, to load.
+func (p *Page) Click(selector string) {
+	p.t.Helper()
+	el := p.Find(selector)
+	wait := p.Timeout(p.timeout).WaitNavigation(proto.PageLifecycleEventNameLoad)
+	if err := el.Click(proto.InputMouseButtonLeft, 1); err != nil {
+		p.t.Fatalf("click %s: %v", selector, err)
+	}
+	wait()
+}
+
+// Text returns the visible text of the element matching selector.
+func (p *Page) Text(selector string) string {
+	p.t.Helper()
+	s, err := p.Find(selector).Text()
+	if err != nil {
+		p.t.Fatalf("text of %s: %v", selector, err)
+	}
+	return s
+}
+
+// WaitText waits until the element's text matches re, and returns it.
+func (p *Page) WaitText(selector string, re *regexp.Regexp, within time.Duration) string {
+	p.t.Helper()
+	deadline := time.Now().Add(within)
+	var last string
+	for {
+		if el, err := p.Timeout(time.Second).Element(selector); err == nil {
+			if s, err := el.Text(); err == nil {
+				last = s
+				if re.MatchString(s) {
+					return s
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("waited %s for %s to match %s; last text:\n%s", within, selector, re, last)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// URL is the page's current address.
+func (p *Page) URL() string { return p.MustInfo().URL }
+
+// ArtifactsDir is where failure screenshots go: $TEST_ARTIFACTS_DIR, or
+// build/test-artifacts at the repository root.
+func ArtifactsDir() string {
+	if d := os.Getenv("TEST_ARTIFACTS_DIR"); d != "" {
+		return d
+	}
+	dir, _ := os.Getwd()
+	for d := dir; d != filepath.Dir(d); d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return filepath.Join(d, "build", "test-artifacts")
+		}
+	}
+	return filepath.Join(os.TempDir(), "coder-test-artifacts")
+}
+
+// SaveArtifacts writes a screenshot and the page HTML named for the test.
+func (p *Page) SaveArtifacts() {
+	name := regexp.MustCompile(`[^A-Za-z0-9_.-]+`).ReplaceAllString(p.t.Name(), "_")
+	dir := ArtifactsDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		p.t.Logf("artifacts: %v", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pg := p.Context(ctx)
+	base := filepath.Join(dir, fmt.Sprintf("%s-%d", name, time.Now().UnixNano()))
+	if png, err := pg.Screenshot(true, nil); err == nil {
+		_ = os.WriteFile(base+".png", png, 0o644)
+	}
+	if html, err := pg.HTML(); err == nil {
+		_ = os.WriteFile(base+".html", []byte(html), 0o644)
+	}
+	info, _ := pg.Info()
+	url := ""
+	if info != nil {
+		url = info.URL
+	}
+	p.t.Logf("browser artifacts for %s: %s.{png,html}", strings.TrimSpace(url), base)
+}
