@@ -1,6 +1,9 @@
 // Package agentssh is the workspace agent's SSH server: shells, commands,
 // terminals, SFTP and TCP port forwarding inside the workspace, served to
-// users over the tailnet (port 1 on the agent's tailnet address).
+// users over the tailnet (port 1 and 22 on the agent's tailnet address).
+// It speaks SSH and decides what a session runs (Server.CreateCommand:
+// shell, directory, environment); starting and ending the processes
+// themselves is package agentexec's job.
 //
 // # Authentication
 //
@@ -33,9 +36,10 @@
 //
 // # Lifetimes
 //
-// Every command runs in its own process group. When its session ends early
-// (the client closes the channel or the connection drops), the group gets
-// SIGHUP and, KillGrace later, SIGKILL. A command that exits on its own
+// Every command runs in its own process group, on a terminal or pipes
+// from package agentexec (which the reconnecting terminals share). When its
+// session ends early (the client closes the channel or the connection
+// drops), the group gets SIGHUP and, agentexec.KillGrace later, SIGKILL. A command that exits on its own
 // leaves its background jobs alone, like sshd (nohup keeps working). After
 // a command exits, its output is forwarded until EOF, as sshd does; for a
 // terminal, until the terminal is quiet for a moment, because a background

@@ -12,6 +12,8 @@ import (
 
 	"github.com/gliderlabs/ssh"
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/opencoder/coder/agent/agentexec"
 )
 
 // ErrServerClosed is returned by Serve after Close or Shutdown.
@@ -102,7 +104,7 @@ func New(opts Options) (*Server, error) {
 	}
 	shell := opts.Shell
 	if shell == "" {
-		shell = UserShell()
+		shell = agentexec.UserShell()
 	}
 	s := &Server{
 		logger:    logger,
@@ -291,7 +293,7 @@ func (s *Server) Connections() int {
 }
 
 // Close stops the listeners, drops every connection (which ends their
-// sessions: processes get SIGHUP, then SIGKILL after KillGrace) and waits
+// sessions: processes get SIGHUP, then SIGKILL after agentexec.KillGrace) and waits
 // for all of the server's goroutines. It is idempotent.
 func (s *Server) Close() error {
 	s.mu.Lock()

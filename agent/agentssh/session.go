@@ -16,6 +16,8 @@ import (
 	"github.com/gliderlabs/ssh"
 	"github.com/pkg/sftp"
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/opencoder/coder/agent/agentexec"
 )
 
 // Session types, the keys of Server.Stats.
@@ -70,9 +72,9 @@ type session struct {
 	ptyReq  *ptyRequestMsg
 	started bool
 	kind    string // one of the SessionType constants, once started
-	proc    *Process
-	pty     *PTY  // terminal sessions
-	pipes   pipes // other commands
+	proc    *agentexec.Process
+	pty     *agentexec.PTY // terminal sessions
+	pipes   pipes          // other commands
 
 	wg sync.WaitGroup // run and its I/O copiers; joined by serve
 }
@@ -202,7 +204,7 @@ func (sess *session) start(req *gossh.Request) error {
 	if sess.ptyReq == nil {
 		return sess.startPiped(m.Command, env)
 	}
-	pty, err := OpenPTY(clampU16(sess.ptyReq.Rows), clampU16(sess.ptyReq.Columns))
+	pty, err := agentexec.OpenPTY(clampU16(sess.ptyReq.Rows), clampU16(sess.ptyReq.Columns))
 	if err != nil {
 		return err
 	}
@@ -215,7 +217,7 @@ func (sess *session) start(req *gossh.Request) error {
 		pty.Close()
 		return err
 	}
-	sess.pty, sess.proc = pty, NewProcess(cmd)
+	sess.pty, sess.proc = pty, agentexec.NewProcess(cmd)
 	sess.logger.Debug("started pty session", "kind", sess.kind, "pid", cmd.Process.Pid, "tty", pty.Name())
 	return nil
 }
@@ -278,7 +280,7 @@ func (sess *session) startPiped(script string, env []string) error {
 		closeAll(p.stdin, p.stdout, p.stderr)
 		return fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
-	sess.proc = NewProcess(cmd)
+	sess.proc = agentexec.NewProcess(cmd)
 	sess.pipes = p
 	sess.logger.Debug("started session", "kind", sess.kind, "pid", cmd.Process.Pid)
 	return nil
@@ -394,7 +396,7 @@ func (sess *session) runPTY() exitResult {
 
 // runSFTP serves the sftp subsystem in-process on the channel.
 func (sess *session) runSFTP() exitResult {
-	server, err := sftp.NewServer(sess.ch, sftp.WithServerWorkingDirectory(workingDir(sess.srv.dir)))
+	server, err := sftp.NewServer(sess.ch, sftp.WithServerWorkingDirectory(agentexec.WorkingDir(sess.srv.dir)))
 	if err != nil {
 		sess.logger.Warn("start sftp server", "err", err)
 		return exitResult{status: 1}

@@ -2,9 +2,12 @@
 // connections: the agent's "reconnecting PTY" service (port 2 on its
 // tailnet address), used by the web terminal and `coder ssh`-less clients.
 //
-// A terminal is a process on a pseudo-terminal, named by a client-chosen
-// UUID. Connecting with the same id again reattaches to the same process:
-// the server first replays a bounded scrollback (the last
+// A terminal is a process on a pseudo-terminal (both from package
+// agentexec, as SSH's are), named by a client-chosen UUID. The agent builds
+// the process with agentssh.Server.CreateCommand, so a terminal gets the
+// same shell, directory and environment as an SSH session. Connecting with
+// the same id again reattaches to the same process: the server first
+// replays a bounded scrollback (the last
 // Options.ScrollbackSize bytes of output, 64 KiB by default, so output
 // produced while nobody was attached is visible), then streams live output.
 // Any number of connections may be attached to one terminal at once; all

@@ -8,11 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"time"
 
-	"github.com/opencoder/coder/agent/agentssh"
+	"github.com/opencoder/coder/agent/agentexec"
 )
 
 // Defaults for Options.
@@ -101,14 +100,7 @@ func New(opts Options) *Server {
 
 // defaultCommand runs script with the user's shell, or a login shell.
 func defaultCommand(script string, env []string) *exec.Cmd {
-	shell := agentssh.UserShell()
-	var cmd *exec.Cmd
-	if script == "" {
-		cmd = exec.Command(shell)
-		cmd.Args[0] = "-" + filepath.Base(shell)
-	} else {
-		cmd = exec.Command(shell, "-c", script)
-	}
+	cmd := agentexec.ShellCommand(agentexec.UserShell(), script)
 	cmd.Env = append(cmd.Environ(), env...)
 	return cmd
 }
@@ -266,7 +258,7 @@ func (s *Server) Stats() Stats {
 }
 
 // Close stops the listeners, kills every terminal (SIGHUP, then SIGKILL
-// after agentssh.KillGrace), which disconnects their clients, and waits for
+// after agentexec.KillGrace), which disconnects their clients, and waits for
 // all goroutines and Handle calls. It is idempotent.
 func (s *Server) Close() error {
 	s.mu.Lock()

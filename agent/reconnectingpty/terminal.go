@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/opencoder/coder/agent/agentssh"
+	"github.com/opencoder/coder/agent/agentexec"
 )
 
 const (
@@ -32,8 +32,8 @@ type terminal struct {
 	// Set at creation, then read-only.
 	id     string
 	srv    *Server
-	pty    *agentssh.PTY // Write and Resize are safe from any goroutine
-	proc   *agentssh.Process
+	pty    *agentexec.PTY // Write and Resize are safe from any goroutine
+	proc   *agentexec.Process
 	cancel context.CancelFunc // ends the process
 
 	mu       sync.Mutex // guards the fields below
@@ -54,7 +54,7 @@ type attachment struct {
 
 // startTerminal starts the process of a new terminal. Called with s.mu held.
 func (s *Server) startTerminal(init Init) (*terminal, error) {
-	pty, err := agentssh.OpenPTY(init.Height, init.Width)
+	pty, err := agentexec.OpenPTY(init.Height, init.Width)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +68,7 @@ func (s *Server) startTerminal(init Init) (*terminal, error) {
 		id:       init.ID,
 		srv:      s,
 		pty:      pty,
-		proc:     agentssh.NewProcess(cmd),
+		proc:     agentexec.NewProcess(cmd),
 		cancel:   cancel,
 		scroll:   newRing(s.scroll),
 		attached: make(map[*attachment]struct{}),

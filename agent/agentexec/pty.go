@@ -1,4 +1,4 @@
-package agentssh
+package agentexec
 
 import (
 	"fmt"

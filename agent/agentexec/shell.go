@@ -1,4 +1,4 @@
-package agentssh
+package agentexec
 
 import (
 	"bufio"
@@ -49,8 +49,8 @@ func passwdShell(path string, uid int) (string, error) {
 	return "", fmt.Errorf("uid %d not in %s", uid, path)
 }
 
-// homeDir returns the agent user's home directory ($HOME, then passwd).
-func homeDir() string {
+// HomeDir returns the agent user's home directory ($HOME, then passwd).
+func HomeDir() string {
 	if h, err := os.UserHomeDir(); err == nil && h != "" {
 		return h
 	}
@@ -60,10 +60,10 @@ func homeDir() string {
 	return "/"
 }
 
-// workingDir resolves the configured directory: "~" expands to the home
+// WorkingDir resolves the configured directory: "~" expands to the home
 // directory, and a directory that does not exist falls back to home.
-func workingDir(dir string) string {
-	home := homeDir()
+func WorkingDir(dir string) string {
+	home := HomeDir()
 	switch {
 	case dir == "":
 		return home
@@ -78,39 +78,14 @@ func workingDir(dir string) string {
 	return dir
 }
 
-// CreateCommand builds the process a session runs, with the server's shell,
-// working directory and environment. An empty script starts an interactive
-// login shell (argv[0] prefixed with "-", as login(1) and sshd do); otherwise
-// the script runs as `SHELL -c SCRIPT`. env is appended last, so it wins over
-// the agent's environment and Options.Env. The process is not started, and
-// its lifetime is the caller's to manage (use KillGroup to end it).
-//
-// Reconnecting terminals use this too, so every way into the workspace
-// behaves the same.
-func (s *Server) CreateCommand(script string, env []string) *exec.Cmd {
-	var cmd *exec.Cmd
+// ShellCommand returns the (unstarted) command that runs script with shell:
+// an empty script starts an interactive login shell (argv[0] prefixed with
+// "-", as login(1) and sshd do); otherwise `SHELL -c SCRIPT`.
+func ShellCommand(shell, script string) *exec.Cmd {
 	if script == "" {
-		cmd = exec.Command(s.shell)
-		cmd.Args[0] = "-" + filepath.Base(s.shell)
-	} else {
-		cmd = exec.Command(s.shell, "-c", script)
+		cmd := exec.Command(shell)
+		cmd.Args[0] = "-" + filepath.Base(shell)
+		return cmd
 	}
-	cmd.Dir = workingDir(s.dir)
-	cmd.Env = s.baseEnv(env)
-	return cmd
-}
-
-// baseEnv is the environment of every command: the agent's own, the user
-// identity variables a login would set, Options.Env, then extra.
-func (s *Server) baseEnv(extra []string) []string {
-	env := os.Environ()
-	home := homeDir()
-	env = append(env, "HOME="+home, "SHELL="+s.shell)
-	if u, err := user.Current(); err == nil {
-		env = append(env, "USER="+u.Username, "LOGNAME="+u.Username)
-	}
-	if s.envFunc != nil {
-		env = append(env, s.envFunc()...)
-	}
-	return append(env, extra...)
+	return exec.Command(shell, "-c", script)
 }
