@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -24,6 +23,7 @@ import (
 	"github.com/opencoder/coder/coderd/database"
 	"github.com/opencoder/coder/coderd/httpapi"
 	"github.com/opencoder/coder/coderd/httpmw"
+	"github.com/opencoder/coder/coderd/provisionerdserver"
 	"github.com/opencoder/coder/coderd/pubsub"
 	"github.com/opencoder/coder/coderd/rbac"
 	"github.com/opencoder/coder/coderd/userpassword"
@@ -59,7 +59,8 @@ type Options struct {
 	// use; it never leaves the process.
 	BuiltinProvisionerPSK string
 	// HeartbeatTimeout is how long a running job may go without a heartbeat
-	// before the reaper fails it; ReapInterval is how often it looks.
+	// before the reaper fails it; ReapInterval is how often it looks
+	// (defaults in provisionerdserver.Options).
 	HeartbeatTimeout time.Duration
 	ReapInterval     time.Duration
 	// AcquirePollInterval is the safety-net poll of waiting daemons, in
@@ -92,12 +93,11 @@ const DefaultDetachedWriteTimeout = 10 * time.Second
 
 // API is a running coderd HTTP API.
 type API struct {
-	opts     Options
-	handler  http.Handler
-	acquirer *acquirer
-
-	cancel context.CancelFunc
-	wg     sync.WaitGroup // joins background loops (the reaper)
+	opts    Options
+	handler http.Handler
+	// provisioners serves the daemons' job protocol and owns the job
+	// queue's background loops.
+	provisioners *provisionerdserver.Server
 }
 
 // New builds the API and its routes and starts its background loops; Close
@@ -130,43 +130,35 @@ func New(ctx context.Context, opts Options) (*API, error) {
 	if opts.MaxFileEntries == 0 {
 		opts.MaxFileEntries = 10000
 	}
-	if opts.HeartbeatTimeout == 0 {
-		opts.HeartbeatTimeout = 30 * time.Second
-	}
-	if opts.ReapInterval == 0 {
-		opts.ReapInterval = 5 * time.Second
-	}
-	if opts.AcquirePollInterval == 0 {
-		opts.AcquirePollInterval = 10 * time.Second
-	}
 	if opts.DetachedWriteTimeout == 0 {
 		opts.DetachedWriteTimeout = DefaultDetachedWriteTimeout
 	}
 	if opts.DB == nil || opts.Pubsub == nil || opts.AccessURL == nil {
 		return nil, errors.New("coderd: DB, Pubsub and AccessURL are required")
 	}
-	acq, err := newAcquirer(ctx, opts.Pubsub)
+	prov, err := provisionerdserver.New(ctx, provisionerdserver.Options{
+		DB: opts.DB, Pubsub: opts.Pubsub, Logger: opts.Logger, Now: opts.Now, AccessURL: opts.AccessURL,
+		PSK: opts.ProvisionerPSK, BuiltinPSK: opts.BuiltinProvisionerPSK,
+		HeartbeatTimeout: opts.HeartbeatTimeout, ReapInterval: opts.ReapInterval, AcquirePollInterval: opts.AcquirePollInterval,
+		DetachedWriteTimeout: opts.DetachedWriteTimeout,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("start job acquirer: %w", err)
+		return nil, fmt.Errorf("start provisioner server: %w", err)
 	}
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	api := &API{opts: opts, acquirer: acq, cancel: cancel}
+	api := &API{opts: opts, provisioners: prov}
 	api.handler = api.routes()
-	api.wg.Add(1)
-	go func() {
-		defer api.wg.Done()
-		api.runReaper(ctx)
-	}()
 	return api, nil
 }
 
-// Close stops the background loops and waits for them. Idempotent.
+// Close stops the background loops (the job queue's) and waits for them.
+// Idempotent.
 func (api *API) Close() error {
-	api.cancel()
-	api.wg.Wait()
-	api.acquirer.close()
-	return nil
+	return api.provisioners.Close()
 }
+
+// AgentInitScripts returns the agent bootstrap scripts templates receive,
+// per "<os>_<arch>" (see provisionerdserver.AgentInitScripts).
+func AgentInitScripts() map[string]string { return provisionerdserver.AgentInitScripts() }
 
 // Handler serves the API.
 func (api *API) Handler() http.Handler { return api.handler }
@@ -316,11 +308,11 @@ func (api *API) routes() http.Handler {
 		})
 		// Provisioner daemons: a provisioner key, the PSK, or an admin's token.
 		r.Route("/provisionerdaemons/jobs", func(r chi.Router) {
-			r.Use(api.daemonAuthMiddleware(auth))
-			r.Post("/acquire", api.acquireJob)
-			r.Post("/{job}/update", api.updateJob)
-			r.Post("/{job}/complete", api.completeJob)
-			r.Post("/{job}/fail", api.failJob)
+			r.Use(api.provisioners.DaemonAuth(auth))
+			r.Post("/acquire", api.provisioners.AcquireJob)
+			r.Post("/{job}/update", api.provisioners.UpdateJob)
+			r.Post("/{job}/complete", api.provisioners.CompleteJob)
+			r.Post("/{job}/fail", api.provisioners.FailJob)
 		})
 	})
 	return r

@@ -56,7 +56,7 @@ func (api *API) convertJobsByID(ctx context.Context, ids []uuid.UUID) (map[uuid.
 
 func (api *API) cancelJob(w http.ResponseWriter, r *http.Request, jobID uuid.UUID) {
 	ctx := r.Context()
-	job, err := api.opts.DB.CancelProvisionerJob(ctx, jobID, api.now())
+	err := api.provisioners.CancelJob(ctx, jobID)
 	if errors.Is(err, database.ErrNotFound) {
 		httpapi.Error(w, http.StatusBadRequest, "The job has already ended or is being canceled.")
 		return
@@ -65,21 +65,7 @@ func (api *API) cancelJob(w http.ResponseWriter, r *http.Request, jobID uuid.UUI
 		httpapi.InternalError(w, r, api.opts.Logger, "cancel job", err)
 		return
 	}
-	if job.CompletedAt != nil {
-		if err := api.onJobEnded(ctx, job); err != nil {
-			// The job is canceled; only the restored state is missing.
-			api.opts.Logger.ErrorContext(ctx, "keep last good state of canceled build", "job_id", job.ID, "error", err)
-		}
-	}
-	api.publishJobLogs(ctx, jobID)
 	httpapi.Write(w, http.StatusOK, codersdk.Response{Message: "Job canceled."})
-}
-
-// publishJobLogs tells followers that a job has new logs or ended.
-func (api *API) publishJobLogs(ctx context.Context, jobID uuid.UUID) {
-	if err := api.opts.Pubsub.Publish(ctx, database.ChannelJobLogs(jobID), nil); err != nil {
-		api.opts.Logger.WarnContext(ctx, "publish job logs", "job_id", jobID, "error", err)
-	}
 }
 
 func convertLogs(rows []database.ProvisionerJobLog) []codersdk.ProvisionerJobLog {

@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"slices"
 
 	"github.com/google/uuid"
 
 	"github.com/opencoder/coder/coderd/database"
 	"github.com/opencoder/coder/coderd/httpapi"
 	"github.com/opencoder/coder/coderd/httpmw"
+	"github.com/opencoder/coder/coderd/provisionerdserver"
 	"github.com/opencoder/coder/coderd/rbac"
 	"github.com/opencoder/coder/codersdk"
 )
@@ -74,7 +74,7 @@ func (api *API) postTemplateVersion(w http.ResponseWriter, r *http.Request) {
 	if req.FileID == uuid.Nil {
 		v.Add("file_id", "is required")
 	}
-	tags, tagErrs := validateTags("tags", req.ProvisionerTags)
+	tags, tagErrs := provisionerdserver.ValidateTags("tags", req.ProvisionerTags)
 	for _, e := range tagErrs {
 		v.Add(e.Field, "%s", e.Detail)
 	}
@@ -140,32 +140,6 @@ func (api *API) postTemplateVersion(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpapi.Write(w, http.StatusCreated, out[0])
-}
-
-// validateTags checks provisioner tags and fills in the defaults.
-func validateTags(field string, in map[string]string) (map[string]string, []codersdk.ValidationError) {
-	out := database.DefaultTags()
-	var errs []codersdk.ValidationError
-	keys := make([]string, 0, len(in))
-	for k := range in {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	if len(keys) > 32 {
-		errs = append(errs, codersdk.ValidationError{Field: field, Detail: "at most 32 tags"})
-	}
-	for _, k := range keys {
-		val := in[k]
-		var v httpapi.Validator
-		v.Text(field+"."+k, k, 64)
-		v.Text(field+"."+k, val, 256)
-		if k == "" {
-			v.Add(field, "tag names must not be empty")
-		}
-		errs = append(errs, v.Errors()...)
-		out[k] = val
-	}
-	return out, errs
 }
 
 func (api *API) templateVersion(w http.ResponseWriter, r *http.Request) {

@@ -19,6 +19,7 @@ import (
 	"github.com/opencoder/coder/coderd/database"
 	"github.com/opencoder/coder/coderd/httpapi"
 	"github.com/opencoder/coder/coderd/httpmw"
+	"github.com/opencoder/coder/coderd/provisionerdserver"
 	"github.com/opencoder/coder/coderd/rbac"
 	"github.com/opencoder/coder/codersdk"
 )
@@ -78,7 +79,7 @@ func agentFrom(r *http.Request) database.AgentContext {
 
 func (api *API) agentManifest(w http.ResponseWriter, r *http.Request) {
 	ac := agentFrom(r)
-	var spec agentSpec
+	var spec provisionerdserver.AgentSpec
 	if err := decodeStored("workspace_agents", "spec", ac.Agent.ID, ac.Agent.Spec, &spec); err != nil {
 		api.writeStoredError(w, r, "decode agent spec", err)
 		return
@@ -178,7 +179,7 @@ func (api *API) patchAgentLogs(w http.ResponseWriter, r *http.Request) {
 		if l.CreatedAt.IsZero() {
 			l.CreatedAt = api.now()
 		}
-		logs = append(logs, database.AgentLog{CreatedAt: l.CreatedAt, Level: string(l.Level), Source: truncate(noNUL(l.Source), 128), Output: truncate(noNUL(l.Output), 64<<10)})
+		logs = append(logs, database.AgentLog{CreatedAt: l.CreatedAt, Level: string(l.Level), Source: httpapi.Truncate(httpapi.NoNUL(l.Source), 128), Output: httpapi.Truncate(httpapi.NoNUL(l.Output), 64<<10)})
 	}
 	overflowed, err := api.opts.DB.InsertAgentLogs(r.Context(), agentFrom(r).Agent.ID, logs, agentLogLimit)
 	if err != nil {
@@ -224,7 +225,7 @@ func (api *API) postAgentListeningPorts(w http.ResponseWriter, r *http.Request) 
 		req.Ports = []codersdk.ListeningPort{}
 	}
 	for i, p := range req.Ports {
-		req.Ports[i].ProcessName, req.Ports[i].Network = noNUL(p.ProcessName), noNUL(p.Network)
+		req.Ports[i].ProcessName, req.Ports[i].Network = httpapi.NoNUL(p.ProcessName), httpapi.NoNUL(p.Network)
 	}
 	if err := api.opts.DB.UpdateAgentReport(r.Context(), agentFrom(r).Agent.ID, "listening_ports", req.Ports); err != nil {
 		httpapi.InternalError(w, r, api.opts.Logger, "store ports", err)

@@ -12,6 +12,7 @@ import (
 	"github.com/opencoder/coder/coderd/database"
 	"github.com/opencoder/coder/coderd/httpapi"
 	"github.com/opencoder/coder/coderd/httpmw"
+	"github.com/opencoder/coder/coderd/provisionerdserver"
 	"github.com/opencoder/coder/coderd/rbac"
 	"github.com/opencoder/coder/codersdk"
 )
@@ -195,7 +196,7 @@ func (api *API) workspaceBuildParameters(w http.ResponseWriter, r *http.Request)
 		httpapi.InternalError(w, r, api.opts.Logger, "get parameters", err)
 		return
 	}
-	httpapi.Write(w, http.StatusOK, sdkParams(ps))
+	httpapi.Write(w, http.StatusOK, provisionerdserver.ConvertBuildParameters(ps))
 }
 
 func (api *API) cancelWorkspaceBuild(w http.ResponseWriter, r *http.Request) {

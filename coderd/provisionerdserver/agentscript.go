@@ -1,6 +1,8 @@
-package coderd
+package provisionerdserver
 
-import "strings"
+import (
+	"strings"
+)
 
 // agentInitScriptUnix is the bootstrap the coder provider hands templates as
 // coder_agent.init_script (with ${ACCESS_URL} and ${AUTH_TYPE} filled in by

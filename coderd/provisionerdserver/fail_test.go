@@ -1,4 +1,4 @@
-package coderd
+package provisionerdserver
 
 import (
 	"net/url"
@@ -14,9 +14,8 @@ import (
 	"github.com/opencoder/coder/testutil"
 )
 
-// newInternalAPI starts an API on a fresh database, for tests of
-// unexported behaviour that the HTTP surface cannot reach.
-func newInternalAPI(t *testing.T) (*API, *database.Store) {
+// newTestServer starts a Server on a fresh database.
+func newTestServer(t *testing.T) (*Server, *database.Store) {
 	t.Helper()
 	ctx := testutil.Context(t, testutil.WaitLong)
 	db, err := database.Open(ctx, dbtestutil.NewDB(t))
@@ -25,10 +24,10 @@ func newInternalAPI(t *testing.T) (*API, *database.Store) {
 	ps, err := pubsub.New(ctx, db.Pool(), testutil.Logger(t))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = ps.Close() })
-	api, err := New(ctx, Options{DB: db, Pubsub: ps, AccessURL: &url.URL{Scheme: "http", Host: "localhost"}, Logger: testutil.Logger(t)})
+	s, err := New(ctx, Options{DB: db, Pubsub: ps, AccessURL: &url.URL{Scheme: "http", Host: "localhost"}, Logger: testutil.Logger(t)})
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = api.Close() })
-	return api, db
+	t.Cleanup(func() { _ = s.Close() })
+	return s, db
 }
 
 // A statement that fails inside a transaction aborts it: every later
@@ -36,12 +35,12 @@ func newInternalAPI(t *testing.T) (*API, *database.Store) {
 // must be the first one, which names the real cause.
 func TestFailJobInternalReturnsFirstStatementError(t *testing.T) {
 	t.Parallel()
-	api, _ := newInternalAPI(t)
+	s, _ := newTestServer(t)
 	ctx := testutil.Context(t, testutil.WaitShort)
 	// No such job row: the transaction's first statement, the log insert,
 	// breaks the provisioner_job_logs foreign key.
 	job := database.ProvisionerJob{ID: uuid.New(), Type: string(codersdk.ProvisionerJobTypeTemplateVersionImport)}
-	err := api.failJobInternal(ctx, job, "Coder could not prepare the job", codersdk.JobErrorCodeInternal)
+	err := s.failJobInternal(ctx, job, "Coder could not prepare the job", codersdk.JobErrorCodeInternal)
 	require.Error(t, err)
 	require.ErrorContains(t, err, "insert failure log")
 	require.ErrorContains(t, err, "provisioner_job_logs")

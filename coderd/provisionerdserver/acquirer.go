@@ -1,4 +1,4 @@
-package coderd
+package provisionerdserver
 
 import (
 	"context"

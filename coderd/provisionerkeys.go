@@ -1,13 +1,9 @@
 package coderd
 
 import (
-	"context"
-	"crypto/subtle"
 	"errors"
-	"maps"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -17,88 +13,10 @@ import (
 	"github.com/opencoder/coder/coderd/database"
 	"github.com/opencoder/coder/coderd/httpapi"
 	"github.com/opencoder/coder/coderd/httpmw"
+	"github.com/opencoder/coder/coderd/provisionerdserver"
 	"github.com/opencoder/coder/coderd/rbac"
 	"github.com/opencoder/coder/codersdk"
 )
-
-// daemonAuth is what a daemon proved about itself.
-type daemonAuth struct {
-	OrgID uuid.UUID
-	KeyID *uuid.UUID
-	// KeyTags, when not nil, are the key's tags: authoritative.
-	KeyTags map[string]string
-}
-
-type daemonAuthKey struct{}
-
-func daemonFrom(ctx context.Context) daemonAuth {
-	return ctx.Value(daemonAuthKey{}).(daemonAuth)
-}
-
-// provisionerKeyPrefix marks provisioner keys so they are never confused
-// with user tokens.
-const provisionerKeyPrefix = "cpk_"
-
-// daemonAuthMiddleware accepts a provisioner key, the pre-shared key, or a
-// session token of an owner or template admin.
-func (api *API) daemonAuthMiddleware(userAuth func(http.Handler) http.Handler) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx := r.Context()
-			key := r.Header.Get(codersdk.ProvisionerDaemonKeyHeader)
-			psk := r.Header.Get(codersdk.ProvisionerDaemonPSKHeader)
-			switch {
-			case key != "" && psk != "":
-				httpapi.Error(w, http.StatusBadRequest, "Send either a provisioner key or a pre-shared key, not both.")
-			case key != "":
-				secret, ok := strings.CutPrefix(key, provisionerKeyPrefix)
-				if !ok {
-					httpapi.Error(w, http.StatusUnauthorized, "Invalid provisioner key.", "Keys start with "+provisionerKeyPrefix+"; create one with 'coder provisioner keys create NAME'.")
-					return
-				}
-				k, err := api.opts.DB.GetProvisionerKeyByHashedSecret(ctx, apikey.Hash(secret))
-				if errors.Is(err, database.ErrNotFound) {
-					httpapi.Error(w, http.StatusUnauthorized, "Invalid provisioner key.", "The key does not exist or was deleted.")
-					return
-				}
-				if err != nil {
-					httpapi.InternalError(w, r, api.opts.Logger, "look up provisioner key", err)
-					return
-				}
-				tags := database.DefaultTags()
-				maps.Copy(tags, k.Tags)
-				next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, daemonAuthKey{}, daemonAuth{OrgID: k.OrganizationID, KeyID: &k.ID, KeyTags: tags})))
-			case psk != "":
-				okExternal := api.opts.ProvisionerPSK != "" && subtle.ConstantTimeCompare([]byte(psk), []byte(api.opts.ProvisionerPSK)) == 1
-				okBuiltin := api.opts.BuiltinProvisionerPSK != "" && subtle.ConstantTimeCompare([]byte(psk), []byte(api.opts.BuiltinProvisionerPSK)) == 1
-				if !okExternal && !okBuiltin {
-					httpapi.Error(w, http.StatusUnauthorized, "Invalid pre-shared key.", "It must match the server's --provisioner-daemon-psk.")
-					return
-				}
-				org, err := api.opts.DB.EnsureDefaultOrganization(ctx, api.now())
-				if err != nil {
-					httpapi.InternalError(w, r, api.opts.Logger, "get default organization", err)
-					return
-				}
-				next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, daemonAuthKey{}, daemonAuth{OrgID: org.ID})))
-			default:
-				userAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					actor, _ := httpmw.ActorFrom(r.Context())
-					org, err := api.opts.DB.EnsureDefaultOrganization(r.Context(), api.now())
-					if err != nil {
-						httpapi.InternalError(w, r, api.opts.Logger, "get default organization", err)
-						return
-					}
-					if !rbac.Authorize(actor.Subject, rbac.ActionCreate, rbac.Object{Type: rbac.ResourceProvisioner, OrgID: org.ID}) {
-						httpapi.Forbidden(w)
-						return
-					}
-					next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), daemonAuthKey{}, daemonAuth{OrgID: org.ID})))
-				})).ServeHTTP(w, r)
-			}
-		})
-	}
-}
 
 func (api *API) postProvisionerKey(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
@@ -114,7 +32,7 @@ func (api *API) postProvisionerKey(w http.ResponseWriter, r *http.Request) {
 	}
 	var v httpapi.Validator
 	v.Username("name", req.Name)
-	_, tagErrs := validateTags("tags", req.Tags)
+	_, tagErrs := provisionerdserver.ValidateTags("tags", req.Tags)
 	for _, e := range tagErrs {
 		v.Add(e.Field, "%s", e.Detail)
 	}
@@ -149,7 +67,7 @@ func (api *API) postProvisionerKey(w http.ResponseWriter, r *http.Request) {
 	}
 	api.audit(r, auditEntry{ResourceType: "provisioner_key", ResourceID: &k.ID, Target: k.Name, Action: codersdk.AuditActionCreate, Status: http.StatusCreated,
 		Diff: map[string]any{"tags": k.Tags}})
-	httpapi.Write(w, http.StatusCreated, codersdk.CreateProvisionerKeyResponse{Key: provisionerKeyPrefix + secret})
+	httpapi.Write(w, http.StatusCreated, codersdk.CreateProvisionerKeyResponse{Key: provisionerdserver.KeyPrefix + secret})
 }
 
 func (api *API) provisionerKeys(w http.ResponseWriter, r *http.Request) {
