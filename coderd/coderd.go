@@ -1,10 +1,19 @@
-// Package coderd is the server: the REST API under /api/v2, authentication
-// and authorization, and (as they land) the build-job queue, the tailnet
-// coordinator and DERP relay.
+// Package coderd is the server's HTTP API: the REST API under /api/v2
+// (users, sessions and tokens, organizations, files, templates and their
+// versions, workspaces and builds, audit logs, provisioner keys), the
+// workspace agent API and the coordination websockets of agents and
+// clients, the DERP relay mount, agent binaries and health checks.
+//
+// The provisioner job protocol is coderd/provisionerdserver, which New
+// builds and routes mounts; who may do what is coderd/rbac; storage is
+// coderd/database; the tailnet coordinator and DERP server come from
+// package tailnet through Options.
 //
 // House rules: handlers are thin (decode, authorize, call the store, write
-// one answer); every route is behind authentication unless it is listed in
-// the public group below; a read the caller may not make answers 404.
+// one answer); {object} URL parameters are resolved by extractParam
+// (urlparams.go); every route is behind authentication unless it is listed
+// in the public group of routes; a read the caller may not make answers
+// 404; every route has a row in an authorization matrix (authz*_test.go).
 package coderd
 
 import (

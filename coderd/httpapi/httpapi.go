@@ -1,6 +1,9 @@
 // Package httpapi writes coderd's JSON answers and reads JSON requests
 // strictly, so every handler reports bad input the same way: a 4xx with
-// codersdk.Response naming each bad field, never a 5xx.
+// codersdk.Response naming each bad field, never a 5xx. A server fault goes
+// through InternalError, which logs the cause and answers a 500 that leaks
+// nothing. Its text helpers (NoNUL, HasNUL, Truncate) keep what clients
+// and daemons send storable in PostgreSQL.
 package httpapi
 
 import (
