@@ -1,5 +1,6 @@
 // Package httpmw holds coderd's HTTP middleware: authentication (API keys),
-// request IDs, panic recovery, logging and rate limiting. Middleware puts
+// request IDs, panic recovery, logging, rate limiting and the refusal of URLs
+// PostgreSQL text cannot hold (ValidText). Middleware puts
 // what it learns in the request context; handlers read it with the
 // accessors here.
 package httpmw
