@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/opencoder/coder/coderd/apikey"
 	"github.com/opencoder/coder/coderd/coderdtest"
@@ -21,7 +23,19 @@ import (
 	"github.com/opencoder/coder/codersdk"
 )
 
-func TestMain(m *testing.M) { os.Exit(dbtestutil.Main(m)) }
+// TestMain runs the tests on real PostgreSQL (dbtestutil), then fails the
+// run if any goroutine outlived them: every server, subscription and
+// websocket a test starts must be stopped by its cleanup.
+func TestMain(m *testing.M) {
+	code := dbtestutil.Main(m)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak: goroutines outlived the tests:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 // rawResponse is one answer as it came over the wire.
 type rawResponse struct {
