@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -12,41 +11,19 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/logbatch/logbatchtest"
 	"github.com/opencoder/coder/testutil"
 )
 
-// fakeLogSink stands for coderd's PatchLogs: unreachable until setUp, then
-// recording every line.
-type fakeLogSink struct {
-	mu       sync.Mutex
-	up       bool
-	received []string
-}
-
 var errUnreachable = errors.New("dial tcp: connection refused")
 
-func (f *fakeLogSink) send(_ context.Context, logs []codersdk.AgentLog) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !f.up {
-		return errUnreachable
+// outputs returns the text of lines.
+func outputs(lines []codersdk.AgentLog) []string {
+	out := make([]string, 0, len(lines))
+	for _, l := range lines {
+		out = append(out, l.Output)
 	}
-	for _, l := range logs {
-		f.received = append(f.received, l.Output)
-	}
-	return nil
-}
-
-func (f *fakeLogSink) setUp() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.up = true
-}
-
-func (f *fakeLogSink) lines() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.received...)
+	return out
 }
 
 func scriptLine(i int) codersdk.AgentLog {
@@ -60,8 +37,9 @@ func TestScriptLogsBoundedWhileCoderdDown(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		const maxPending, total = 2 * scriptLogBatch, 1000
-		sink := &fakeLogSink{}
-		logs := newScriptLogs(sink.send, testutil.Logger(t), maxPending)
+		var coderd logbatchtest.Sink[codersdk.AgentLog]
+		coderd.SetDown(errUnreachable)
+		logs := newScriptLogs(coderd.Send, testutil.Logger(t), maxPending)
 		for i := range total {
 			logs.add(scriptLine(i))
 			if i%50 == 0 {
@@ -70,14 +48,14 @@ func TestScriptLogsBoundedWhileCoderdDown(t *testing.T) {
 			synctest.Wait()
 			require.LessOrEqual(t, logs.b.Pending(), maxPending)
 		}
-		sink.setUp()
+		coderd.SetDown(nil)
 		require.NoError(t, logs.close(context.Background()))
 
 		want := []string{"[800 log lines dropped: coderd was unreachable and the agent's buffer was full]"}
 		for i := total - maxPending; i < total; i++ {
 			want = append(want, strconv.Itoa(i))
 		}
-		require.Equal(t, want, sink.lines())
+		require.Equal(t, want, outputs(coderd.Lines()))
 	})
 }
 

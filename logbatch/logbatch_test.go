@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/opencoder/coder/logbatch"
+	"github.com/opencoder/coder/logbatch/logbatchtest"
 )
 
 // The tests run in synctest bubbles: time is fake and advances only when
@@ -24,36 +25,13 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// server stands for the receiving end: it is down (every Send fails with
-// errDown) until up is called, and records what it received.
-type server struct {
-	mu       sync.Mutex
-	up       bool
-	received []string
-}
-
 var errDown = errors.New("connect: connection refused")
 
-func (s *server) send(_ context.Context, lines []string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.up {
-		return errDown
-	}
-	s.received = append(s.received, lines...)
-	return nil
-}
-
-func (s *server) setUp() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.up = true
-}
-
-func (s *server) lines() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.received...)
+// down is a receiving end that is unreachable until SetDown(nil).
+func down() *logbatchtest.Sink[string] {
+	var s logbatchtest.Sink[string]
+	s.SetDown(errDown)
+	return &s
 }
 
 func marker(n int, _ string) string { return fmt.Sprintf("[%d dropped]", n) }
@@ -66,29 +44,17 @@ func numbered(from, to int) []string {
 	return out
 }
 
-func run(t *testing.T, opts logbatch.Options[string]) *logbatch.Batcher[string] {
-	t.Helper()
-	b := logbatch.New(opts)
-	ctx, cancel := context.WithCancel(context.Background())
-	go b.Run(ctx)
-	t.Cleanup(func() {
-		b.Stop()
-		cancel()
-	})
-	return b
-}
-
 // While the server is down, DropOldest keeps the newest MaxPending lines
 // and sends one marker counting every line it discarded, in front of the
 // first line it kept, once the server is back.
 func TestDropOldestKeepsNewestAndCountsGap(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		srv := &server{}
-		b := run(t, logbatch.Options[string]{
-			Send: srv.send, Marker: marker, Overflow: logbatch.DropOldest,
+		srv := down()
+		b := logbatchtest.Run(t, logbatch.New(logbatch.Options[string]{
+			Send: srv.Send, Marker: marker, Overflow: logbatch.DropOldest,
 			Interval: time.Second, MaxBatch: 4, MaxPending: 10,
-		})
+		}))
 		for i := range 25 {
 			b.Add(strconv.Itoa(i))
 			if i%5 == 0 {
@@ -97,15 +63,15 @@ func TestDropOldestKeepsNewestAndCountsGap(t *testing.T) {
 			synctest.Wait()
 			require.LessOrEqual(t, b.Pending(), 10, "the queue is bounded while the server is down")
 		}
-		srv.setUp()
+		srv.SetDown(nil)
 		require.NoError(t, b.Flush(context.Background()))
-		require.Equal(t, append([]string{"[15 dropped]"}, numbered(15, 25)...), srv.lines())
+		require.Equal(t, append([]string{"[15 dropped]"}, numbered(15, 25)...), srv.Lines())
 		require.Zero(t, b.Pending())
 
 		// Once delivered, the gap is closed: later lines carry no marker.
 		b.Add("25")
 		require.NoError(t, b.Flush(context.Background()))
-		require.Equal(t, append(append([]string{"[15 dropped]"}, numbered(15, 25)...), "25"), srv.lines())
+		require.Equal(t, append(append([]string{"[15 dropped]"}, numbered(15, 25)...), "25"), srv.Lines())
 	})
 }
 
@@ -114,17 +80,17 @@ func TestDropOldestKeepsNewestAndCountsGap(t *testing.T) {
 func TestDropOldestTrimsRetriedBatch(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		srv := &server{}
+		srv := down()
 		block := make(chan struct{})
 		var once sync.Once
 		send := func(ctx context.Context, lines []string) error {
 			once.Do(func() { <-block }) // the first batch is in flight...
-			return srv.send(ctx, lines)
+			return srv.Send(ctx, lines)
 		}
-		b := run(t, logbatch.Options[string]{
+		b := logbatchtest.Run(t, logbatch.New(logbatch.Options[string]{
 			Send: send, Marker: marker, Overflow: logbatch.DropOldest,
 			Interval: time.Hour, MaxBatch: 3, MaxPending: 5,
-		})
+		}))
 		for i := range 3 {
 			b.Add(strconv.Itoa(i)) // a full batch: sent at once
 		}
@@ -135,9 +101,9 @@ func TestDropOldestTrimsRetriedBatch(t *testing.T) {
 		close(block) // ...and fails
 		synctest.Wait()
 		require.Equal(t, 5, b.Pending())
-		srv.setUp()
+		srv.SetDown(nil)
 		require.NoError(t, b.Flush(context.Background()))
-		require.Equal(t, append([]string{"[3 dropped]"}, numbered(3, 8)...), srv.lines())
+		require.Equal(t, append([]string{"[3 dropped]"}, numbered(3, 8)...), srv.Lines())
 	})
 }
 
@@ -145,34 +111,17 @@ func TestDropOldestTrimsRetriedBatch(t *testing.T) {
 func TestMarkerCountsTowardBatchSize(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		var (
-			mu      sync.Mutex
-			up      bool
-			batches [][]string
-		)
-		send := func(_ context.Context, lines []string) error {
-			mu.Lock()
-			defer mu.Unlock()
-			if !up {
-				return errDown
-			}
-			batches = append(batches, lines)
-			return nil
-		}
-		b := run(t, logbatch.Options[string]{
-			Send: send, Marker: marker, Overflow: logbatch.DropOldest,
+		srv := down()
+		b := logbatchtest.Run(t, logbatch.New(logbatch.Options[string]{
+			Send: srv.Send, Marker: marker, Overflow: logbatch.DropOldest,
 			Interval: time.Hour, MaxBatch: 2, MaxPending: 3,
-		})
+		}))
 		for i := range 6 {
 			b.Add(strconv.Itoa(i))
 		}
-		mu.Lock()
-		up = true
-		mu.Unlock()
+		srv.SetDown(nil)
 		require.NoError(t, b.Flush(context.Background()))
-		mu.Lock()
-		defer mu.Unlock()
-		require.Equal(t, [][]string{{"[3 dropped]", "3"}, {"4", "5"}}, batches)
+		require.Equal(t, [][]string{{"[3 dropped]", "3"}, {"4", "5"}}, srv.Batches())
 	})
 }
 
@@ -181,8 +130,8 @@ func TestMarkerCountsTowardBatchSize(t *testing.T) {
 func TestFlushHonoursContext(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		srv := &server{}
-		b := run(t, logbatch.Options[string]{Send: srv.send, Interval: time.Hour})
+		srv := down()
+		b := logbatchtest.Run(t, logbatch.New(logbatch.Options[string]{Send: srv.Send, Interval: time.Hour}))
 		b.Add("0")
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -191,9 +140,9 @@ func TestFlushHonoursContext(t *testing.T) {
 		require.ErrorIs(t, err, errDown)
 		require.Equal(t, 1, b.Pending())
 
-		srv.setUp()
+		srv.SetDown(nil)
 		require.NoError(t, b.Flush(context.Background()))
-		require.Equal(t, []string{"0"}, srv.lines())
+		require.Equal(t, []string{"0"}, srv.Lines())
 	})
 }
 
@@ -223,7 +172,7 @@ func TestClassifyStopAndDrop(t *testing.T) {
 			}
 			return logbatch.Drop
 		}
-		b := run(t, logbatch.Options[string]{Send: send, Classify: classify, Interval: time.Second, MaxBatch: 1})
+		b := logbatchtest.Run(t, logbatch.New(logbatch.Options[string]{Send: send, Classify: classify, Interval: time.Second, MaxBatch: 1}))
 		b.Add("a")
 		b.Add("b")
 		b.Add("c")

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/logbatch/logbatchtest"
 )
 
 // These tests run in a synctest bubble: time is fake and advances only when
@@ -91,14 +92,7 @@ func startBatcher(t *testing.T, rec *recorder, opts batcherOptions) *logBatcher 
 	if opts.Heartbeat == 0 {
 		opts.Heartbeat = 24 * time.Hour
 	}
-	b := newLogBatcher(opts)
-	ctx, cancel := context.WithCancel(context.Background())
-	go b.Run(ctx)
-	t.Cleanup(func() {
-		b.Stop()
-		cancel()
-	})
-	return b
+	return logbatchtest.Run(t, newLogBatcher(opts))
 }
 
 func TestLogBatcherFlushesOnInterval(t *testing.T) {
