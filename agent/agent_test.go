@@ -3,11 +3,9 @@ package agent_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,7 +28,8 @@ func TestMain(m *testing.M) { os.Exit(testutil.LeakCheck(dbtestutil.Main(m))) }
 
 // setupWorkspace makes a running workspace whose build reported one agent
 // with the given scripts, playing the provisioner daemon by hand.
-func setupWorkspace(t *testing.T, opts *coderdtest.Options, scripts []codersdk.ProvisionerScript) (owner *codersdk.Client, agentID uuid.UUID, token string) {
+// Benchmarks use it too.
+func setupWorkspace(t testing.TB, opts *coderdtest.Options, scripts []codersdk.ProvisionerScript) (owner *codersdk.Client, agentID uuid.UUID, token string) {
 	t.Helper()
 	if opts == nil {
 		opts = &coderdtest.Options{}
@@ -39,7 +38,7 @@ func setupWorkspace(t *testing.T, opts *coderdtest.Options, scripts []codersdk.P
 	owner, _ = coderdtest.New(t, opts)
 	first := coderdtest.CreateFirstUser(t, owner)
 	daemon := coderdtest.DaemonClient(owner)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	v := coderdtest.CreateTemplateVersion(t, owner, first.OrganizationID, map[string]string{"main.tf": "terraform {}"}, nil)
 	coderdtest.CompleteImport(t, daemon, nil)
 	tmpl, err := owner.CreateTemplate(ctx, first.OrganizationID, codersdk.CreateTemplateRequest{Name: "t", VersionID: v.ID})
@@ -68,7 +67,7 @@ func startAgent(t *testing.T, owner *codersdk.Client, token string) (stop func()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- agent.New(agent.Options{Client: client, Logger: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))}).Run(ctx)
+		done <- agent.New(agent.Options{Client: client, Logger: testutil.Logger(t)}).Run(ctx)
 	}()
 	var once bool
 	stop = func() {
@@ -90,7 +89,7 @@ func startAgent(t *testing.T, owner *codersdk.Client, token string) (stop func()
 
 func awaitLifecycle(t *testing.T, c *codersdk.Client, id uuid.UUID, want codersdk.WorkspaceAgentLifecycle) codersdk.WorkspaceAgent {
 	t.Helper()
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	var got codersdk.WorkspaceAgent
 	require.Eventually(t, func() bool {
 		a, err := c.WorkspaceAgent(ctx, id)
@@ -110,7 +109,7 @@ func TestAgentStartupAndSSH(t *testing.T) {
 	a := awaitLifecycle(t, owner, agentID, codersdk.WorkspaceAgentLifecycleReady)
 	require.NotNil(t, a.StartedAt)
 	require.NotNil(t, a.ReadyAt)
-	ctx := coderdtest.Context(t, 2*time.Minute)
+	ctx := testutil.Context(t, 2*time.Minute)
 	require.Eventually(t, func() bool {
 		logs, err := owner.WorkspaceAgentLogs(ctx, agentID, 0)
 		if err != nil {
@@ -173,42 +172,18 @@ func TestAgentRejectsBadToken(t *testing.T) {
 	client.SetSessionToken(uuid.NewString())
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	var logs syncBuffer
-	err := agent.New(agent.Options{Client: client, Logger: slog.New(slog.NewTextHandler(&logs, nil))}).Run(ctx)
+	var logs testutil.LockedBuffer
+	err := agent.New(agent.Options{Client: client, Logger: testutil.TeeLogger(t, &logs)}).Run(ctx)
 	require.NoError(t, err, "stopping a waiting agent is not an error")
 	require.Contains(t, logs.String(), "Invalid agent token")
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestBrowserOnlyRefusesCLI(t *testing.T) {
 	t.Parallel()
 	owner, agentID, token := setupWorkspace(t, &coderdtest.Options{BrowserOnly: true}, nil)
 	startAgent(t, owner, token)
-	ctx := coderdtest.Context(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	_, err := agentconn.Dial(ctx, owner, agentID, agentconn.Options{})
 	require.True(t, codersdk.IsStatus(err, http.StatusConflict), "%v", err)
 	require.Contains(t, err.Error(), "browser")
-}
-
-type tWriter struct{ t *testing.T }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }

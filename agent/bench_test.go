@@ -17,7 +17,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/opencoder/coder/coderd/coderdtest"
 	"github.com/opencoder/coder/codersdk"
 	"github.com/opencoder/coder/testutil"
 )
@@ -44,7 +43,7 @@ const agentIdle = 5 * time.Second
 //   - rss/baseline: the first over the last.
 func BenchmarkAgentIdleRSS(b *testing.B) {
 	bin := buildCoder(b)
-	owner, agentID, token := benchWorkspace(b)
+	owner, agentID, token := setupWorkspace(b, nil, nil)
 	closed := closedURL(b)
 
 	var rss, peak, anon, base, baseAnon float64
@@ -83,34 +82,6 @@ func buildCoder(b *testing.B) string {
 	out, err := cmd.CombinedOutput()
 	require.NoError(b, err, "build coder: %s", out)
 	return bin
-}
-
-// benchWorkspace is setupWorkspace for benchmarks: a workspace whose build
-// reported one agent, with no scripts.
-func benchWorkspace(b *testing.B) (owner *codersdk.Client, agentID uuid.UUID, token string) {
-	b.Helper()
-	owner, _ = coderdtest.New(b, &coderdtest.Options{ProvisionerPSK: coderdtest.TestPSK})
-	first := coderdtest.CreateFirstUser(b, owner)
-	daemon := coderdtest.DaemonClient(owner)
-	ctx := coderdtest.Context(b, time.Minute)
-	v := coderdtest.CreateTemplateVersion(b, owner, first.OrganizationID, map[string]string{"main.tf": "terraform {}"}, nil)
-	coderdtest.CompleteImport(b, daemon, nil)
-	tmpl, err := owner.CreateTemplate(ctx, first.OrganizationID, codersdk.CreateTemplateRequest{Name: "t", VersionID: v.ID})
-	require.NoError(b, err)
-	ws, err := owner.CreateUserWorkspace(ctx, codersdk.Me, codersdk.CreateWorkspaceRequest{TemplateID: tmpl.ID, Name: "ws"})
-	require.NoError(b, err)
-	token = uuid.NewString()
-	id := uuid.New()
-	job := coderdtest.AcquireJob(b, daemon, id, nil)
-	require.NoError(b, daemon.CompleteJob(ctx, job.JobID, codersdk.CompleteJobRequest{DaemonID: id, WorkspaceBuild: &codersdk.CompletedWorkspaceBuild{
-		State: []byte("{}"),
-		Resources: []codersdk.ProvisionerResource{{Name: "box", Type: "docker_container", Agents: []codersdk.ProvisionerAgent{{
-			Name: "main", Token: token, Auth: "token", OS: "linux", Arch: "amd64", Directory: b.TempDir(),
-		}}}},
-	}}))
-	ws, err = owner.Workspace(ctx, ws.ID)
-	require.NoError(b, err)
-	return owner, ws.LatestBuild.Resources[0].Agents[0].ID, token
 }
 
 // closedURL is an HTTP URL on a loopback port nothing listens on.
@@ -155,7 +126,7 @@ func stopProcess(cmd *exec.Cmd) bool {
 
 func awaitReady(b *testing.B, c *codersdk.Client, id uuid.UUID) {
 	b.Helper()
-	ctx := coderdtest.Context(b, time.Minute)
+	ctx := testutil.Context(b, time.Minute)
 	require.Eventually(b, func() bool {
 		a, err := c.WorkspaceAgent(ctx, id)
 		return err == nil && a.LifecycleState == codersdk.WorkspaceAgentLifecycleReady

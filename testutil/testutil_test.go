@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"regexp"
 	"sync"
 	"testing"
 	"time"
@@ -74,5 +75,28 @@ func TestWriterAfterTestEnds(t *testing.T) {
 	// The inner test is over: writing must not panic.
 	if _, err := w.Write([]byte("late line\n")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestWaitBuffer(t *testing.T) {
+	t.Parallel()
+	ctx := Context(t, WaitShort)
+	var b WaitBuffer
+	go func() {
+		_, _ = b.Write([]byte("hello "))
+		_, _ = b.Write([]byte("pid=42 world"))
+		b.CloseWrite()
+	}()
+	off := b.WaitFor(ctx, t, 0, "hello")
+	if off != 5 {
+		t.Fatalf("offset %d, want 5", off)
+	}
+	m := b.WaitMatch(ctx, t, off, regexp.MustCompile(`pid=(\d+)`))
+	if m[1] != "42" {
+		t.Fatalf("match %q", m)
+	}
+	b.WaitEOF(ctx, t)
+	if b.String() != "hello pid=42 world" {
+		t.Fatalf("got %q", b.String())
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/opencoder/coder/agent/agentssh"
+	"github.com/opencoder/coder/testutil"
 )
 
 // BenchmarkExecTrue measures one SSH exec round trip on an open
@@ -18,7 +19,7 @@ func BenchmarkExecTrue(b *testing.B) {
 		Shell:  "/bin/sh",
 		Logger: slog.New(slog.DiscardHandler),
 	})
-	ctx := testContext(b)
+	ctx := testutil.Context(b, testutil.WaitShort)
 	client := dial(ctx, b, addr)
 	b.ResetTimer()
 	for b.Loop() {
@@ -35,7 +36,7 @@ func BenchmarkExecTrue(b *testing.B) {
 func BenchmarkLocalForwardThroughput(b *testing.B) {
 	_, addr := startServer(b, agentssh.Options{Logger: slog.New(slog.DiscardHandler)})
 	echo := startEcho(b)
-	ctx := testContext(b)
+	ctx := testutil.Context(b, testutil.WaitShort)
 	client := dial(ctx, b, addr)
 	c, err := client.DialContext(ctx, "tcp", echo)
 	require.NoError(b, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/opencoder/coder/agent/agentssh"
+	"github.com/opencoder/coder/testutil"
 )
 
 // startEcho serves an echo server on a loopback port until the test ends:
@@ -69,7 +70,7 @@ func TestLocalPortForward(t *testing.T) {
 	t.Parallel()
 	_, addr := startServer(t, agentssh.Options{})
 	echo := startEcho(t)
-	ctx := testContext(t)
+	ctx := testutil.Context(t, testutil.WaitShort)
 	client := dial(ctx, t, addr)
 
 	// Several at once, each with a half-close passed through.
@@ -104,7 +105,7 @@ func TestLocalPortForward(t *testing.T) {
 func TestRemotePortForward(t *testing.T) {
 	t.Parallel()
 	_, addr := startServer(t, agentssh.Options{})
-	ctx := testContext(t)
+	ctx := testutil.Context(t, testutil.WaitShort)
 	client := dial(ctx, t, addr)
 
 	// The client asks the server to listen; connections to that port inside
@@ -140,7 +141,7 @@ func TestRemotePortForward(t *testing.T) {
 func TestRemotePortForwardEndsWithConnection(t *testing.T) {
 	t.Parallel()
 	_, addr := startServer(t, agentssh.Options{})
-	ctx := testContext(t)
+	ctx := testutil.Context(t, testutil.WaitShort)
 	client := dial(ctx, t, addr)
 	ln, err := client.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

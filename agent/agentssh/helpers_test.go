@@ -1,12 +1,8 @@
 package agentssh_test
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
 	"net"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,32 +11,11 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/opencoder/coder/agent/agentssh"
+	"github.com/opencoder/coder/testutil"
 )
-
-// testTimeout bounds every test.
-const testTimeout = 60 * time.Second
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-func testContext(t testing.TB) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// testLogger writes the server's log to the test log.
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type tlogWriter struct{ t testing.TB }
-
-func (w tlogWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
 }
 
 // startServer serves a new agentssh server on a loopback port until the
@@ -48,7 +23,7 @@ func (w tlogWriter) Write(p []byte) (int, error) {
 func startServer(t testing.TB, opts agentssh.Options) (*agentssh.Server, string) {
 	t.Helper()
 	if opts.Logger == nil {
-		opts.Logger = testLogger(t)
+		opts.Logger = testutil.Logger(t)
 	}
 	srv, err := agentssh.New(opts)
 	require.NoError(t, err)
@@ -82,50 +57,6 @@ func dial(ctx context.Context, t testing.TB, addr string) *gossh.Client {
 	return client
 }
 
-// syncBuffer collects output written by another goroutine and lets a test
-// wait for a substring.
-type syncBuffer struct {
-	mu     sync.Mutex
-	buf    bytes.Buffer
-	notify chan struct{} // receives after each write, capacity 1
-}
-
-func newSyncBuffer() *syncBuffer { return &syncBuffer{notify: make(chan struct{}, 1)} }
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Write(p)
-	select {
-	case b.notify <- struct{}{}:
-	default:
-	}
-	return len(p), nil
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// waitFor waits until the buffer, from offset on, contains substr, and
-// returns the offset just past it.
-func (b *syncBuffer) waitFor(ctx context.Context, t testing.TB, offset int, substr string) int {
-	t.Helper()
-	for {
-		s := b.String()
-		if i := strings.Index(s[offset:], substr); i >= 0 {
-			return offset + i + len(substr)
-		}
-		select {
-		case <-b.notify:
-		case <-ctx.Done():
-			t.Fatalf("waiting for %q: %v; got %q", substr, ctx.Err(), s[offset:])
-		}
-	}
-}
-
 // pollInterval is how often Eventually checks a condition.
 const pollInterval = 10 * time.Millisecond
 
@@ -134,5 +65,28 @@ func deadlineLeft(ctx context.Context) time.Duration {
 	if d, ok := ctx.Deadline(); ok {
 		return time.Until(d)
 	}
-	return testTimeout
+	return testutil.WaitShort
+}
+
+// sshTest is one session on a new server, with its client.
+type sshTest struct {
+	ctx    context.Context // bounds the test, and the client's I/O
+	srv    *agentssh.Server
+	addr   string
+	client *gossh.Client
+	sess   *gossh.Session
+}
+
+// newSession serves a new server with opts, dials it and opens a session;
+// all are closed when the test ends.
+func newSession(t testing.TB, opts agentssh.Options) sshTest {
+	t.Helper()
+	st := sshTest{ctx: testutil.Context(t, testutil.WaitShort)}
+	st.srv, st.addr = startServer(t, opts)
+	st.client = dial(st.ctx, t, st.addr)
+	var err error
+	st.sess, err = st.client.NewSession()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.sess.Close() })
+	return st
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/opencoder/coder/agent/agentssh"
+	"github.com/opencoder/coder/testutil"
 )
 
 // These tests drive the server with the real OpenSSH client programs
@@ -60,7 +61,7 @@ func TestOpenSSHClient(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	_, addr := startServer(t, agentssh.Options{Dir: dir})
-	ctx := testContext(t)
+	ctx := testutil.Context(t, testutil.WaitShort)
 	host, opts := openSSH(t, addr, "-p")
 	ssh := func(stdin string, args ...string) (string, string, int) {
 		return runTool(ctx, t, stdin, "ssh", append(append(append([]string{}, opts...), host), args...)...)
@@ -102,7 +103,7 @@ func TestOpenSSHFileCopy(t *testing.T) {
 	t.Parallel()
 	remoteDir := t.TempDir()
 	_, addr := startServer(t, agentssh.Options{Dir: remoteDir})
-	ctx := testContext(t)
+	ctx := testutil.Context(t, testutil.WaitShort)
 	localDir := t.TempDir()
 	content := bytes.Repeat([]byte("file copied with OpenSSH\n"), 10000)
 	local := filepath.Join(localDir, "upload.txt")

@@ -11,17 +11,13 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/opencoder/coder/agent/agentssh"
+	"github.com/opencoder/coder/testutil"
 )
 
 func TestPTYExec(t *testing.T) {
 	t.Parallel()
-	_, addr := startServer(t, agentssh.Options{})
-	ctx := testContext(t)
-	client := dial(ctx, t, addr)
-
-	sess, err := client.NewSession()
-	require.NoError(t, err)
-	defer sess.Close()
+	st := newSession(t, agentssh.Options{})
+	sess := st.sess
 	require.NoError(t, sess.RequestPty("xterm-test", 24, 80, gossh.TerminalModes{}))
 	var out bytes.Buffer
 	sess.Stdout = &out
@@ -35,15 +31,10 @@ func TestPTYExec(t *testing.T) {
 
 func TestPTYShellWindowChange(t *testing.T) {
 	t.Parallel()
-	_, addr := startServer(t, agentssh.Options{Shell: "/bin/sh"})
-	ctx := testContext(t)
-	client := dial(ctx, t, addr)
-
-	sess, err := client.NewSession()
-	require.NoError(t, err)
-	defer sess.Close()
+	st := newSession(t, agentssh.Options{Shell: "/bin/sh"})
+	ctx, sess := st.ctx, st.sess
 	require.NoError(t, sess.RequestPty("xterm", 40, 80, nil))
-	out := newSyncBuffer()
+	out := &testutil.WaitBuffer{}
 	sess.Stdout = out
 	stdin, err := sess.StdinPipe()
 	require.NoError(t, err)
@@ -53,7 +44,7 @@ func TestPTYShellWindowChange(t *testing.T) {
 	// command line never matches them.
 	_, err = stdin.Write([]byte("echo size-''-$(stty size)\n"))
 	require.NoError(t, err)
-	off := out.waitFor(ctx, t, 0, "size--40 80")
+	off := out.WaitFor(ctx, t, 0, "size--40 80")
 
 	// Ask for a reply so the resize is known to be applied before the
 	// next command runs.
@@ -64,7 +55,7 @@ func TestPTYShellWindowChange(t *testing.T) {
 	require.True(t, ok)
 	_, err = stdin.Write([]byte("echo size-''-$(stty size)\n"))
 	require.NoError(t, err)
-	out.waitFor(ctx, t, off, "size--50 100")
+	out.WaitFor(ctx, t, off, "size--50 100")
 
 	_, err = stdin.Write([]byte("exit 5\n"))
 	require.NoError(t, err)
@@ -75,13 +66,8 @@ func TestPTYShellWindowChange(t *testing.T) {
 
 func TestPTYOutputNotTranslated(t *testing.T) {
 	t.Parallel()
-	_, addr := startServer(t, agentssh.Options{})
-	ctx := testContext(t)
-	client := dial(ctx, t, addr)
-
-	sess, err := client.NewSession()
-	require.NoError(t, err)
-	defer sess.Close()
+	st := newSession(t, agentssh.Options{})
+	sess := st.sess
 	require.NoError(t, sess.RequestPty("xterm", 24, 80, nil))
 	var out bytes.Buffer
 	sess.Stdout = &out
@@ -93,13 +79,9 @@ func TestPTYOutputNotTranslated(t *testing.T) {
 
 func TestPTYBackgroundJobDoesNotHang(t *testing.T) {
 	t.Parallel()
-	_, addr := startServer(t, agentssh.Options{Shell: "/bin/sh"})
-	ctx := testContext(t)
-	client := dial(ctx, t, addr)
-
-	sess, err := client.NewSession()
-	require.NoError(t, err)
-	defer sess.Close()
+	st := newSession(t, agentssh.Options{Shell: "/bin/sh"})
+	sess := st.sess
+	var err error
 	require.NoError(t, sess.RequestPty("xterm", 24, 80, nil))
 	var out bytes.Buffer
 	sess.Stdout = &out

@@ -16,6 +16,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/opencoder/coder/agent/agentssh"
+	"github.com/opencoder/coder/testutil"
 )
 
 func TestExec(t *testing.T) {
@@ -25,7 +26,7 @@ func TestExec(t *testing.T) {
 		Dir: dir,
 		Env: func() []string { return []string{"CODER=true", "FROM_MANIFEST=yes"} },
 	})
-	ctx := testContext(t)
+	ctx := testutil.Context(t, testutil.WaitShort)
 	client := dial(ctx, t, addr)
 
 	tests := []struct {
@@ -80,12 +81,8 @@ func TestExec(t *testing.T) {
 
 func TestSignalRequest(t *testing.T) {
 	t.Parallel()
-	_, addr := startServer(t, agentssh.Options{})
-	ctx := testContext(t)
-	client := dial(ctx, t, addr)
-	sess, err := client.NewSession()
-	require.NoError(t, err)
-	defer sess.Close()
+	st := newSession(t, agentssh.Options{})
+	sess := st.sess
 	stdout, err := sess.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, sess.Start("echo ready; exec sleep 1000"))
@@ -101,12 +98,8 @@ func TestSignalRequest(t *testing.T) {
 
 func TestSessionEndKillsProcess(t *testing.T) {
 	t.Parallel()
-	srv, addr := startServer(t, agentssh.Options{})
-	ctx := testContext(t)
-	client := dial(ctx, t, addr)
-
-	sess, err := client.NewSession()
-	require.NoError(t, err)
+	st := newSession(t, agentssh.Options{})
+	ctx, srv, sess := st.ctx, st.srv, st.sess
 	stdout, err := sess.StdoutPipe()
 	require.NoError(t, err)
 	// The shell ignores SIGHUP, so the server has to escalate to SIGKILL.
@@ -119,17 +112,13 @@ func TestSessionEndKillsProcess(t *testing.T) {
 
 	require.NoError(t, sess.Close())
 	waitGone(ctx, t, pid)
-	require.Eventually(t, func() bool { return len(srv.Stats()) == 0 }, testTimeout, pollInterval)
+	require.Eventually(t, func() bool { return len(srv.Stats()) == 0 }, testutil.WaitShort, pollInterval)
 }
 
 func TestConnectionDropKillsProcess(t *testing.T) {
 	t.Parallel()
-	_, addr := startServer(t, agentssh.Options{})
-	ctx := testContext(t)
-	client := dial(ctx, t, addr)
-
-	sess, err := client.NewSession()
-	require.NoError(t, err)
+	st := newSession(t, agentssh.Options{})
+	ctx, client, sess := st.ctx, st.client, st.sess
 	require.NoError(t, sess.RequestPty("xterm", 24, 80, nil))
 	stdout, err := sess.StdoutPipe()
 	require.NoError(t, err)
@@ -145,12 +134,8 @@ func TestConnectionDropKillsProcess(t *testing.T) {
 
 func TestShutdown(t *testing.T) {
 	t.Parallel()
-	srv, addr := startServer(t, agentssh.Options{})
-	ctx := testContext(t)
-	client := dial(ctx, t, addr)
-
-	sess, err := client.NewSession()
-	require.NoError(t, err)
+	st := newSession(t, agentssh.Options{})
+	ctx, srv, addr, client, sess := st.ctx, st.srv, st.addr, st.client, st.sess
 	stdin, err := sess.StdinPipe()
 	require.NoError(t, err)
 	require.NoError(t, sess.Start("cat"))

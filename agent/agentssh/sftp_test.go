@@ -10,13 +10,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/opencoder/coder/agent/agentssh"
+	"github.com/opencoder/coder/testutil"
 )
 
 func TestSFTP(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	srv, addr := startServer(t, agentssh.Options{Dir: dir})
-	ctx := testContext(t)
+	ctx := testutil.Context(t, testutil.WaitShort)
 	client := dial(ctx, t, addr)
 
 	sc, err := sftp.NewClient(client)

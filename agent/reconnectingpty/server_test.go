@@ -1,7 +1,6 @@
 package reconnectingpty_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -23,22 +21,14 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/opencoder/coder/agent/reconnectingpty"
+	"github.com/opencoder/coder/testutil"
 )
 
-const (
-	testTimeout  = 60 * time.Second
-	pollInterval = 10 * time.Millisecond
-)
+// pollInterval is how often Eventually checks a condition.
+const pollInterval = 10 * time.Millisecond
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-func testContext(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // startServer serves terminals running /bin/sh in dir on a loopback port.
@@ -70,7 +60,7 @@ func startServer(t *testing.T, dir string, timeout time.Duration) (*reconnecting
 // client is one attached connection that records everything it receives.
 type client struct {
 	conn   net.Conn
-	out    *syncBuffer
+	out    *testutil.WaitBuffer
 	readWG sync.WaitGroup
 }
 
@@ -83,12 +73,12 @@ func connect(ctx context.Context, t *testing.T, addr string, init reconnectingpt
 		require.NoError(t, conn.SetDeadline(deadline))
 	}
 	require.NoError(t, reconnectingpty.WriteInit(conn, init))
-	c := &client{conn: conn, out: newSyncBuffer()}
+	c := &client{conn: conn, out: &testutil.WaitBuffer{}}
 	c.readWG.Add(1)
 	go func() {
 		defer c.readWG.Done()
 		_, _ = io.Copy(c.out, conn)
-		c.out.markEOF()
+		c.out.CloseWrite()
 	}()
 	t.Cleanup(c.close)
 	return c
@@ -111,7 +101,7 @@ func (c *client) pid(ctx context.Context, t *testing.T) int {
 	t.Helper()
 	start := len(c.out.String())
 	c.send(t, reconnectingpty.ClientMessage{Data: "echo pid-''-$$-end\n"})
-	m := c.out.waitMatch(ctx, t, start, pidPattern)
+	m := c.out.WaitMatch(ctx, t, start, pidPattern)
 	pid, err := strconv.Atoi(m[1])
 	require.NoError(t, err)
 	return pid
@@ -121,7 +111,7 @@ func TestReattachReplaysOutput(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	srv, addr := startServer(t, dir, 0)
-	ctx := testContext(t)
+	ctx := testutil.Context(t, testutil.WaitShort)
 	fifo := filepath.Join(dir, "fifo")
 	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
 	id := uuid.NewString()
@@ -137,14 +127,14 @@ func TestReattachReplaysOutput(t *testing.T) {
 	require.Eventually(t, func() bool {
 		_, err := os.Stat(filepath.Join(dir, "done"))
 		return err == nil
-	}, testTimeout, pollInterval)
+	}, testutil.WaitShort, pollInterval)
 	requireStats(t, srv, reconnectingpty.Stats{Terminals: 1})
 
 	// Reattaching replays output from before the drop and from while
 	// detached, and the same shell is still there.
 	c2 := connect(ctx, t, addr, init)
-	off := c2.out.waitFor(ctx, t, 0, "pid--"+strconv.Itoa(pid)+"-end")
-	c2.out.waitFor(ctx, t, off, "got--payload")
+	off := c2.out.WaitFor(ctx, t, 0, "pid--"+strconv.Itoa(pid)+"-end")
+	c2.out.WaitFor(ctx, t, off, "got--payload")
 	require.Equal(t, pid, c2.pid(ctx, t))
 
 	// Another id is another process.
@@ -155,26 +145,26 @@ func TestReattachReplaysOutput(t *testing.T) {
 	// A second simultaneous attachment sees the same live output, and its
 	// input reaches the same shell.
 	c3 := connect(ctx, t, addr, init)
-	c3.out.waitFor(ctx, t, 0, "got--payload") // replay
+	c3.out.WaitFor(ctx, t, 0, "got--payload") // replay
 	off2, off3 := len(c2.out.String()), len(c3.out.String())
 	c3.send(t, reconnectingpty.ClientMessage{Data: "echo both-''-see-this\n"})
-	c2.out.waitFor(ctx, t, off2, "both--see-this")
-	c3.out.waitFor(ctx, t, off3, "both--see-this")
+	c2.out.WaitFor(ctx, t, off2, "both--see-this")
+	c3.out.WaitFor(ctx, t, off3, "both--see-this")
 }
 
 func TestScrollbackIsBounded(t *testing.T) {
 	t.Parallel()
 	_, addr := startServer(t, t.TempDir(), 0)
-	ctx := testContext(t)
+	ctx := testutil.Context(t, testutil.WaitShort)
 	init := reconnectingpty.Init{ID: uuid.NewString(), Height: 24, Width: 80}
 	c1 := connect(ctx, t, addr, init)
 	// 200 KiB of output, then a marker.
 	c1.send(t, reconnectingpty.ClientMessage{Data: "head -c 204800 /dev/zero | tr '\\0' x; echo; echo end-''-marker\n"})
-	c1.out.waitFor(ctx, t, 0, "end--marker")
+	c1.out.WaitFor(ctx, t, 0, "end--marker")
 	c1.close()
 
 	c2 := connect(ctx, t, addr, init)
-	c2.out.waitFor(ctx, t, 0, "end--marker")
+	c2.out.WaitFor(ctx, t, 0, "end--marker")
 	require.LessOrEqual(t, len(c2.out.String()), reconnectingpty.DefaultScrollbackSize+1024)
 	require.NotContains(t, c2.out.String(), "head -c", "the oldest output should be gone")
 }
@@ -182,14 +172,14 @@ func TestScrollbackIsBounded(t *testing.T) {
 func TestIdleTimeoutKillsProcess(t *testing.T) {
 	t.Parallel()
 	srv, addr := startServer(t, t.TempDir(), 100*time.Millisecond)
-	ctx := testContext(t)
+	ctx := testutil.Context(t, testutil.WaitShort)
 	init := reconnectingpty.Init{ID: uuid.NewString(), Height: 24, Width: 80}
 	c := connect(ctx, t, addr, init)
 	pid := c.pid(ctx, t)
 	c.close()
 
 	waitGone(t, pid)
-	require.Eventually(t, func() bool { return srv.Stats().Terminals == 0 }, testTimeout, pollInterval)
+	require.Eventually(t, func() bool { return srv.Stats().Terminals == 0 }, testutil.WaitShort, pollInterval)
 
 	// The id now starts a fresh process.
 	c = connect(ctx, t, addr, init)
@@ -199,26 +189,26 @@ func TestIdleTimeoutKillsProcess(t *testing.T) {
 func TestProcessExitDisconnects(t *testing.T) {
 	t.Parallel()
 	srv, addr := startServer(t, t.TempDir(), 0)
-	ctx := testContext(t)
+	ctx := testutil.Context(t, testutil.WaitShort)
 	c := connect(ctx, t, addr, reconnectingpty.Init{ID: uuid.NewString(), Command: "echo finished-''-now"})
-	c.out.waitEOF(ctx, t)
+	c.out.WaitEOF(ctx, t)
 	require.Contains(t, c.out.String(), "finished--now")
-	require.Eventually(t, func() bool { return srv.Stats().Terminals == 0 }, testTimeout, pollInterval)
+	require.Eventually(t, func() bool { return srv.Stats().Terminals == 0 }, testutil.WaitShort, pollInterval)
 }
 
 func TestResize(t *testing.T) {
 	t.Parallel()
 	_, addr := startServer(t, t.TempDir(), 0)
-	ctx := testContext(t)
+	ctx := testutil.Context(t, testutil.WaitShort)
 	init := reconnectingpty.Init{ID: uuid.NewString(), Height: 30, Width: 90}
 	c := connect(ctx, t, addr, init)
 	c.send(t, reconnectingpty.ClientMessage{Data: "echo size-''-$(stty size)\n"})
-	off := c.out.waitFor(ctx, t, 0, "size--30 90")
+	off := c.out.WaitFor(ctx, t, 0, "size--30 90")
 
 	// Messages apply in order: the resize lands before the next command.
 	c.send(t, reconnectingpty.ClientMessage{Height: 40, Width: 100})
 	c.send(t, reconnectingpty.ClientMessage{Data: "echo size-''-$(stty size)\n"})
-	c.out.waitFor(ctx, t, off, "size--40 100")
+	c.out.WaitFor(ctx, t, off, "size--40 100")
 	c.close()
 
 	// Reattaching with another size resizes too.
@@ -226,27 +216,27 @@ func TestResize(t *testing.T) {
 	c = connect(ctx, t, addr, init)
 	off = len(c.out.String())
 	c.send(t, reconnectingpty.ClientMessage{Data: "echo size-''-$(stty size)\n"})
-	c.out.waitFor(ctx, t, off, "size--50 120")
+	c.out.WaitFor(ctx, t, off, "size--50 120")
 }
 
 func TestCloseKillsTerminals(t *testing.T) {
 	t.Parallel()
 	srv, addr := startServer(t, t.TempDir(), 0)
-	ctx := testContext(t)
+	ctx := testutil.Context(t, testutil.WaitShort)
 	c := connect(ctx, t, addr, reconnectingpty.Init{ID: uuid.NewString(), Height: 24, Width: 80})
 	pid := c.pid(ctx, t)
 	require.NoError(t, srv.Close())
-	c.out.waitEOF(ctx, t)
+	c.out.WaitEOF(ctx, t)
 	waitGone(t, pid)
 }
 
 func TestBadInit(t *testing.T) {
 	t.Parallel()
 	_, addr := startServer(t, t.TempDir(), 0)
-	ctx := testContext(t)
+	ctx := testutil.Context(t, testutil.WaitShort)
 	for _, init := range []reconnectingpty.Init{{ID: "not-a-uuid"}, {}} {
 		c := connect(ctx, t, addr, init)
-		c.out.waitEOF(ctx, t)
+		c.out.WaitEOF(ctx, t)
 		require.Empty(t, c.out.String())
 	}
 }
@@ -255,7 +245,7 @@ func TestBadInit(t *testing.T) {
 // finishes asynchronously after the client closes).
 func requireStats(t *testing.T, srv *reconnectingpty.Server, want reconnectingpty.Stats) {
 	t.Helper()
-	require.Eventually(t, func() bool { return srv.Stats() == want }, testTimeout, pollInterval,
+	require.Eventually(t, func() bool { return srv.Stats() == want }, testutil.WaitShort, pollInterval,
 		"stats %+v, want %+v", srv.Stats(), want)
 }
 
@@ -287,102 +277,5 @@ func waitGone(t *testing.T, pid int) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
-	}, testTimeout, pollInterval, "process %d still exists", pid)
-}
-
-// syncBuffer collects output written by another goroutine and lets a test
-// wait for a substring or for EOF.
-type syncBuffer struct {
-	mu     sync.Mutex
-	buf    bytes.Buffer
-	eof    bool
-	notify chan struct{} // receives after each change, capacity 1
-}
-
-func newSyncBuffer() *syncBuffer { return &syncBuffer{notify: make(chan struct{}, 1)} }
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Write(p)
-	b.signalLocked()
-	return len(p), nil
-}
-
-func (b *syncBuffer) markEOF() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.eof = true
-	b.signalLocked()
-}
-
-func (b *syncBuffer) signalLocked() {
-	select {
-	case b.notify <- struct{}{}:
-	default:
-	}
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *syncBuffer) isEOF() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.eof
-}
-
-// waitFor waits until the buffer, from offset on, contains substr, and
-// returns the offset just past it.
-func (b *syncBuffer) waitFor(ctx context.Context, t *testing.T, offset int, substr string) int {
-	t.Helper()
-	for {
-		s := b.String()
-		if i := strings.Index(s[offset:], substr); i >= 0 {
-			return offset + i + len(substr)
-		}
-		if b.isEOF() {
-			t.Fatalf("EOF while waiting for %q; got %q", substr, s[offset:])
-		}
-		select {
-		case <-b.notify:
-		case <-ctx.Done():
-			t.Fatalf("waiting for %q: %v; got %q", substr, ctx.Err(), s[offset:])
-		}
-	}
-}
-
-// waitMatch waits until the buffer, from offset on, matches re, and
-// returns the submatches.
-func (b *syncBuffer) waitMatch(ctx context.Context, t *testing.T, offset int, re *regexp.Regexp) []string {
-	t.Helper()
-	for {
-		s := b.String()
-		if m := re.FindStringSubmatch(s[offset:]); m != nil {
-			return m
-		}
-		if b.isEOF() {
-			t.Fatalf("EOF while waiting for %v; got %q", re, s[offset:])
-		}
-		select {
-		case <-b.notify:
-		case <-ctx.Done():
-			t.Fatalf("waiting for %v: %v; got %q", re, ctx.Err(), s[offset:])
-		}
-	}
-}
-
-// waitEOF waits until the server has closed the connection.
-func (b *syncBuffer) waitEOF(ctx context.Context, t *testing.T) {
-	t.Helper()
-	for !b.isEOF() {
-		select {
-		case <-b.notify:
-		case <-ctx.Done():
-			t.Fatalf("waiting for EOF: %v; got %q", ctx.Err(), b.String())
-		}
-	}
+	}, testutil.WaitShort, pollInterval, "process %d still exists", pid)
 }
