@@ -34,6 +34,14 @@ func down() *logbatchtest.Sink[string] {
 	return &s
 }
 
+// runDropOldest runs a DropOldest batcher with marker lines on send.
+func runDropOldest(t *testing.T, send func(context.Context, []string) error, interval time.Duration, maxBatch, maxPending int) *logbatch.Batcher[string] {
+	return logbatchtest.Run(t, logbatch.New(logbatch.Options[string]{
+		Send: send, Marker: marker, Overflow: logbatch.DropOldest,
+		Interval: interval, MaxBatch: maxBatch, MaxPending: maxPending,
+	}))
+}
+
 func marker(n int, _ string) string { return fmt.Sprintf("[%d dropped]", n) }
 
 func numbered(from, to int) []string {
@@ -51,10 +59,7 @@ func TestDropOldestKeepsNewestAndCountsGap(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		srv := down()
-		b := logbatchtest.Run(t, logbatch.New(logbatch.Options[string]{
-			Send: srv.Send, Marker: marker, Overflow: logbatch.DropOldest,
-			Interval: time.Second, MaxBatch: 4, MaxPending: 10,
-		}))
+		b := runDropOldest(t, srv.Send, time.Second, 4, 10)
 		for i := range 25 {
 			b.Add(strconv.Itoa(i))
 			if i%5 == 0 {
@@ -87,10 +92,7 @@ func TestDropOldestTrimsRetriedBatch(t *testing.T) {
 			once.Do(func() { <-block }) // the first batch is in flight...
 			return srv.Send(ctx, lines)
 		}
-		b := logbatchtest.Run(t, logbatch.New(logbatch.Options[string]{
-			Send: send, Marker: marker, Overflow: logbatch.DropOldest,
-			Interval: time.Hour, MaxBatch: 3, MaxPending: 5,
-		}))
+		b := runDropOldest(t, send, time.Hour, 3, 5)
 		for i := range 3 {
 			b.Add(strconv.Itoa(i)) // a full batch: sent at once
 		}
@@ -112,10 +114,7 @@ func TestMarkerCountsTowardBatchSize(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		srv := down()
-		b := logbatchtest.Run(t, logbatch.New(logbatch.Options[string]{
-			Send: srv.Send, Marker: marker, Overflow: logbatch.DropOldest,
-			Interval: time.Hour, MaxBatch: 2, MaxPending: 3,
-		}))
+		b := runDropOldest(t, srv.Send, time.Hour, 2, 3)
 		for i := range 6 {
 			b.Add(strconv.Itoa(i))
 		}

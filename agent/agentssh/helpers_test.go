@@ -27,15 +27,7 @@ func startServer(t testing.TB, opts agentssh.Options) (*agentssh.Server, string)
 	}
 	srv, err := agentssh.New(opts)
 	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		require.NoError(t, srv.Close())
-		require.ErrorIs(t, <-served, agentssh.ErrServerClosed)
-	})
-	return srv, ln.Addr().String()
+	return srv, testutil.ServeLoopback(t, srv.Serve, srv.Close, agentssh.ErrServerClosed)
 }
 
 // dial connects an x/crypto SSH client whose I/O is bounded by ctx.

@@ -54,7 +54,7 @@ type Server struct {
 	timeout time.Duration
 	scroll  int
 	command func(script string, env []string) *exec.Cmd
-	ctx     context.Context // parent of every terminal; canceled by Close
+	ctx     context.Context // parent of every terminal, Serve and Handle; canceled by Close
 	cancel  context.CancelFunc
 
 	// wg counts terminal goroutines and in-flight Handle calls. Add happens
@@ -64,8 +64,6 @@ type Server struct {
 	mu        sync.Mutex // guards the fields below; taken before terminal.mu
 	closed    bool
 	terminals map[string]*terminal
-	listeners map[net.Listener]struct{}
-	conns     map[net.Conn]struct{} // connections inside Handle
 }
 
 // initTimeout bounds how long a new connection may take to send Init.
@@ -79,8 +77,6 @@ func New(opts Options) *Server {
 		scroll:    opts.ScrollbackSize,
 		command:   opts.Command,
 		terminals: make(map[string]*terminal),
-		listeners: make(map[net.Listener]struct{}),
-		conns:     make(map[net.Conn]struct{}),
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -106,22 +102,14 @@ func defaultCommand(script string, env []string) *exec.Cmd {
 }
 
 // Serve handles every connection accepted on l, each in its own goroutine,
-// until l fails or the server is closed. l is closed on return.
+// until l fails, ctx ends or the server is closed. l is closed on return.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		l.Close()
+	defer l.Close()
+	if s.isClosed() {
 		return ErrClosed
 	}
-	s.listeners[l] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, l)
-		s.mu.Unlock()
-		l.Close()
-	}()
+	ctx, cancel := s.untilClosed(ctx)
+	defer cancel()
 	defer context.AfterFunc(ctx, func() { _ = l.Close() })()
 	var conns sync.WaitGroup
 	defer conns.Wait()
@@ -146,6 +134,17 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	}
 }
 
+// untilClosed returns a context that also ends when the server closes:
+// Close ends every Serve and Handle through it.
+func (s *Server) untilClosed(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(s.ctx, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+	}
+}
+
 func (s *Server) isClosed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -163,14 +162,10 @@ func (s *Server) Handle(ctx context.Context, conn net.Conn) error {
 		return ErrClosed
 	}
 	s.wg.Add(1)
-	s.conns[conn] = struct{}{}
 	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, conn)
-		s.mu.Unlock()
-		s.wg.Done()
-	}()
+	defer s.wg.Done()
+	ctx, cancel := s.untilClosed(ctx)
+	defer cancel()
 	defer context.AfterFunc(ctx, func() { _ = conn.Close() })()
 
 	_ = conn.SetReadDeadline(time.Now().Add(initTimeout))
@@ -263,14 +258,8 @@ func (s *Server) Stats() Stats {
 func (s *Server) Close() error {
 	s.mu.Lock()
 	s.closed = true
-	for l := range s.listeners {
-		l.Close()
-	}
-	for c := range s.conns {
-		c.Close()
-	}
 	s.mu.Unlock()
-	s.cancel()
+	s.cancel() // closes the listeners and connections, ends the terminals
 	s.wg.Wait()
 	return nil
 }

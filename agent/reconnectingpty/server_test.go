@@ -46,15 +46,8 @@ func startServer(t *testing.T, dir string, timeout time.Duration) (*reconnecting
 			return cmd
 		},
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(context.Background(), ln) }()
-	t.Cleanup(func() {
-		require.NoError(t, srv.Close())
-		require.ErrorIs(t, <-served, reconnectingpty.ErrClosed)
-	})
-	return srv, ln.Addr().String()
+	serve := func(l net.Listener) error { return srv.Serve(context.Background(), l) }
+	return srv, testutil.ServeLoopback(t, serve, srv.Close, reconnectingpty.ErrClosed)
 }
 
 // client is one attached connection that records everything it receives.

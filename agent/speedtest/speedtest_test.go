@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/opencoder/coder/agent/speedtest"
+	"github.com/opencoder/coder/testutil"
 )
 
 func TestMain(m *testing.M) {
@@ -21,18 +22,12 @@ func TestMain(m *testing.M) {
 // returns a dial function for it.
 func startServer(t testing.TB) func(context.Context) (net.Conn, error) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- speedtest.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		require.ErrorIs(t, <-served, context.Canceled)
-	})
+	serve := func(l net.Listener) error { return speedtest.Serve(ctx, l) }
+	addr := testutil.ServeLoopback(t, serve, func() error { cancel(); return nil }, context.Canceled)
 	return func(ctx context.Context) (net.Conn, error) {
 		var d net.Dialer
-		return d.DialContext(ctx, "tcp", ln.Addr().String())
+		return d.DialContext(ctx, "tcp", addr)
 	}
 }
 
