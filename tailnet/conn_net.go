@@ -16,6 +16,7 @@ import (
 	"tailscale.com/tailcfg"
 	"tailscale.com/types/nettype"
 
+	"github.com/opencoder/coder/backoff"
 	"github.com/opencoder/coder/tailnet/proto"
 )
 
@@ -195,8 +196,11 @@ func (c *Conn) Ping(ctx context.Context, ip netip.Addr) (latency time.Duration, 
 
 // AwaitReachable pings ip until it answers (true) or ctx ends (false).
 func (c *Conn) AwaitReachable(ctx context.Context, ip netip.Addr) bool {
+	// A ping answers within a round trip once a path exists; until then
+	// retry quickly at first (the peer usually appears within a second),
+	// never slower than one attempt per maxWait.
 	const maxWait = 2 * time.Second
-	wait := 50 * time.Millisecond
+	retry := backoff.New(50*time.Millisecond, maxWait)
 	for {
 		attemptCtx, cancel := context.WithTimeout(ctx, maxWait)
 		_, _, _, err := c.Ping(attemptCtx, ip)
@@ -207,14 +211,9 @@ func (c *Conn) AwaitReachable(ctx context.Context, ip netip.Addr) bool {
 		if errors.Is(err, ErrClosed) {
 			return false
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !retry.Wait(ctx) {
 			return false
-		case <-t.C:
 		}
-		wait = min(wait*2, maxWait)
 	}
 }
 

@@ -26,6 +26,16 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/opencoder/coder/backoff"
+)
+
+// Delays between attempts to reconnect the listener: quick at first (a
+// PostgreSQL failover or restart is often over in a second), capped low
+// because notifications are lost while disconnected.
+const (
+	reconnectMin = 100 * time.Millisecond
+	reconnectMax = 5 * time.Second
 )
 
 // ErrDroppedMessages tells a handler that messages may have been lost.
@@ -141,7 +151,7 @@ func (p *Pubsub) Subscribe(ctx context.Context, channel string, fn Handler) (can
 func (p *Pubsub) run(ctx context.Context, ready chan<- error) {
 	defer close(p.done)
 	first := true
-	backoff := 100 * time.Millisecond
+	retry := backoff.New(reconnectMin, reconnectMax)
 	for ctx.Err() == nil {
 		err := p.listen(ctx, func() {
 			if first {
@@ -149,7 +159,7 @@ func (p *Pubsub) run(ctx context.Context, ready chan<- error) {
 				ready <- nil
 				return
 			}
-			backoff = 100 * time.Millisecond
+			retry.Reset()
 			p.dispatchAll(ErrDroppedMessages)
 		})
 		if first {
@@ -159,13 +169,10 @@ func (p *Pubsub) run(ctx context.Context, ready chan<- error) {
 		if ctx.Err() != nil {
 			return
 		}
-		p.log.Warn("pubsub connection lost; reconnecting", "error", err, "backoff", backoff)
-		select {
-		case <-ctx.Done():
+		p.log.Warn("pubsub connection lost; reconnecting", "error", err)
+		if !retry.Wait(ctx) {
 			return
-		case <-time.After(backoff):
 		}
-		backoff = min(backoff*2, 5*time.Second)
 	}
 }
 

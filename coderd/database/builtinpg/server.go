@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/opencoder/coder/backoff"
 )
 
 // Options configures Start.
@@ -207,7 +209,10 @@ func launch(ctx context.Context, logger *slog.Logger, binDir, dir, password stri
 // `coder` database if it is missing.
 func (s *Server) waitReady(ctx context.Context) error {
 	adminURL := buildURL(s.password, s.port, "postgres")
-	backoff := 5 * time.Millisecond
+	// A poll of our own child rather than a retry against a server under
+	// load: it starts fast (a fresh cluster accepts connections within
+	// tens of milliseconds) and its cap keeps the wait after "ready" short.
+	poll := backoff.New(5*time.Millisecond, 200*time.Millisecond)
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		conn, err := pgx.Connect(cctx, adminURL)
@@ -216,7 +221,7 @@ func (s *Server) waitReady(ctx context.Context) error {
 			defer conn.Close(context.WithoutCancel(ctx))
 			return ensureDatabase(ctx, conn, superuser)
 		}
-		t := time.NewTimer(backoff)
+		t := time.NewTimer(poll.Next())
 		select {
 		case <-s.done:
 			t.Stop()
@@ -226,7 +231,6 @@ func (s *Server) waitReady(ctx context.Context) error {
 			return fmt.Errorf("wait for postgres to accept connections: %w (last: %v)\n%s", ctx.Err(), err, s.logs.Tail())
 		case <-t.C:
 		}
-		backoff = min(backoff*2, 200*time.Millisecond)
 	}
 }
 
