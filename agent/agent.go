@@ -23,18 +23,11 @@ import (
 	"github.com/opencoder/coder/agent/agentssh"
 	"github.com/opencoder/coder/agent/reconnectingpty"
 	"github.com/opencoder/coder/agent/speedtest"
+	"github.com/opencoder/coder/agentconn"
 	"github.com/opencoder/coder/backoff"
 	"github.com/opencoder/coder/buildinfo"
 	"github.com/opencoder/coder/codersdk"
 	"github.com/opencoder/coder/tailnet"
-)
-
-// Tailnet ports the agent serves.
-const (
-	SSHPort             = 1
-	ReconnectingPTYPort = 2
-	SpeedtestPort       = 3
-	SSHPortStandard     = 22
 )
 
 // Options configure an Agent.
@@ -271,19 +264,19 @@ func (a *Agent) startServices(ctx context.Context, dir string) error {
 		return fmt.Errorf("start ssh server: %w", err)
 	}
 	a.rpty = reconnectingpty.New(reconnectingpty.Options{Logger: a.log.With("component", "rpty"), Command: a.ssh.CreateCommand})
-	for _, port := range []int{SSHPort, SSHPortStandard} {
+	for _, port := range []int{agentconn.SSHPort, agentconn.SSHPortStandard} {
 		l, err := conn.Listen("tcp", fmt.Sprintf(":%d", port))
 		if err != nil {
 			return fmt.Errorf("listen on tailnet port %d: %w", port, err)
 		}
 		a.goServe("ssh", func() error { return a.ssh.Serve(l) })
 	}
-	rl, err := conn.Listen("tcp", fmt.Sprintf(":%d", ReconnectingPTYPort))
+	rl, err := conn.Listen("tcp", fmt.Sprintf(":%d", agentconn.ReconnectingPTYPort))
 	if err != nil {
 		return fmt.Errorf("listen for terminals: %w", err)
 	}
 	a.goServe("reconnecting pty", func() error { return a.rpty.Serve(ctx, rl) })
-	sl, err := conn.Listen("tcp", fmt.Sprintf(":%d", SpeedtestPort))
+	sl, err := conn.Listen("tcp", fmt.Sprintf(":%d", agentconn.SpeedtestPort))
 	if err != nil {
 		return fmt.Errorf("listen for speed tests: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/opencoder/coder/agentconn"
 	"github.com/opencoder/coder/codersdk"
 	"github.com/opencoder/coder/tailnet"
 	"github.com/opencoder/coder/testutil"
@@ -56,7 +57,7 @@ func TestStartServicesFailureClosesConn(t *testing.T) {
 			conn = c
 			// Take the terminal port, so its Listen fails after the SSH
 			// servers have started.
-			_, err := c.Listen("tcp", fmt.Sprintf(":%d", ReconnectingPTYPort))
+			_, err := c.Listen("tcp", fmt.Sprintf(":%d", agentconn.ReconnectingPTYPort))
 			return err
 		},
 	})

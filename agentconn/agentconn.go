@@ -21,11 +21,15 @@ import (
 	"github.com/opencoder/coder/tailnet"
 )
 
-// Ports the agent serves on the tailnet (see package agent).
+// Ports the agent serves on its tailnet address: the contract between the
+// agent (which listens on them) and its clients (which dial them).
 const (
 	SSHPort             = 1
 	ReconnectingPTYPort = 2
 	SpeedtestPort       = 3
+	// SSHPortStandard serves SSH too, for clients that dial the agent's
+	// address with a stock ssh and no port.
+	SSHPortStandard = 22
 )
 
 // Conn is a tailnet connection to one agent.
