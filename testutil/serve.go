@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"context"
 	"errors"
 	"net"
 	"testing"
@@ -27,4 +28,23 @@ func ServeLoopback(t testing.TB, serve func(net.Listener) error, stop func() err
 		}
 	})
 	return ln.Addr().String()
+}
+
+// DialTCP connects to addr, and bounds the connection's I/O by ctx's
+// deadline too, so a peer that stops answering fails the test instead of
+// hanging it.
+func DialTCP(ctx context.Context, t testing.TB, addr string) net.Conn {
+	t.Helper()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		if err := conn.SetDeadline(deadline); err != nil {
+			t.Fatalf("set deadline: %v", err)
+		}
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
 }

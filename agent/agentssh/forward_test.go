@@ -20,17 +20,24 @@ func startEcho(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
+	wait := goEcho(ln)
+	t.Cleanup(func() {
+		ln.Close()
+		wait()
+	})
+	return ln.Addr().String()
+}
+
+// goEcho echoes every connection accepted on ln in the background; wait
+// returns once ln is closed and every connection has ended.
+func goEcho(ln net.Listener) (wait func()) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		serveEcho(ln, &wg)
 	}()
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
-	return ln.Addr().String()
+	return wg.Wait
 }
 
 // serveEcho echoes every connection accepted on ln until ln closes; it
@@ -104,20 +111,13 @@ func TestLocalPortForward(t *testing.T) {
 
 func TestRemotePortForward(t *testing.T) {
 	t.Parallel()
-	_, addr := startServer(t, agentssh.Options{})
-	ctx := testutil.Context(t, testutil.WaitShort)
-	client := dial(ctx, t, addr)
+	ctx, client := newClient(t, agentssh.Options{})
 
 	// The client asks the server to listen; connections to that port inside
 	// the "workspace" come back over SSH to the client's echo handler.
 	ln, err := client.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		serveEcho(ln, &wg)
-	}()
+	wait := goEcho(ln)
 	remote := ln.Addr().String()
 
 	for i := range 3 {
@@ -134,7 +134,7 @@ func TestRemotePortForward(t *testing.T) {
 	// false for a forward it does not have, which Close reports), and
 	// cancelling again fails.
 	require.NoError(t, ln.Close())
-	wg.Wait()
+	wait()
 	require.Error(t, ln.Close())
 }
 

@@ -2,7 +2,6 @@ package agentssh_test
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -33,12 +32,7 @@ func startServer(t testing.TB, opts agentssh.Options) (*agentssh.Server, string)
 // dial connects an x/crypto SSH client whose I/O is bounded by ctx.
 func dial(ctx context.Context, t testing.TB, addr string) *gossh.Client {
 	t.Helper()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
-	require.NoError(t, err)
-	if deadline, ok := ctx.Deadline(); ok {
-		require.NoError(t, conn.SetDeadline(deadline))
-	}
+	conn := testutil.DialTCP(ctx, t, addr)
 	c, chans, reqs, err := gossh.NewClientConn(conn, addr, &gossh.ClientConfig{
 		User:            "anyone",
 		HostKeyCallback: gossh.InsecureIgnoreHostKey(),
@@ -81,4 +75,13 @@ func newSession(t testing.TB, opts agentssh.Options) sshTest {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.sess.Close() })
 	return st
+}
+
+// newClient serves a new server with opts and dials it, for tests that do
+// not need the server itself; ctx bounds the test.
+func newClient(t testing.TB, opts agentssh.Options) (context.Context, *gossh.Client) {
+	t.Helper()
+	ctx := testutil.Context(t, testutil.WaitShort)
+	_, addr := startServer(t, opts)
+	return ctx, dial(ctx, t, addr)
 }

@@ -59,12 +59,7 @@ type client struct {
 
 func connect(ctx context.Context, t *testing.T, addr string, init reconnectingpty.Init) *client {
 	t.Helper()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
-	require.NoError(t, err)
-	if deadline, ok := ctx.Deadline(); ok {
-		require.NoError(t, conn.SetDeadline(deadline))
-	}
+	conn := testutil.DialTCP(ctx, t, addr)
 	require.NoError(t, reconnectingpty.WriteInit(conn, init))
 	c := &client{conn: conn, out: &testutil.WaitBuffer{}}
 	c.readWG.Add(1)
