@@ -1,16 +1,13 @@
 package cli
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/http"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -313,63 +310,36 @@ type tarStats struct {
 	files int
 }
 
-// skipInTemplate reports whether a path (slash-separated, relative) stays
-// out of the upload: Terraform's working data, state (it lives in the
-// database, and may hold secrets) and VCS metadata.
-func skipInTemplate(rel string, isDir bool) bool {
-	base := path.Base(rel)
-	if isDir {
-		return base == ".terraform" || base == ".git"
-	}
-	return strings.Contains(base, ".tfstate")
-}
-
-// templateEntry is one file, directory or symlink to pack.
-type templateEntry struct {
-	rel, abs string
-	info     fs.FileInfo
+// templateFile is one regular file of a template upload.
+type templateFile struct {
+	rel  string
+	size int64
 }
 
 // tarTemplate packs dir into a tar archive of at most limit bytes, checked
-// before anything is read. Entries carry no timestamps or owners, so the
-// same content always packs to the same bytes and a re-push reuses the
-// stored file.
+// before anything is read: what goes in, and how, is templates.UploadFS
+// (no Terraform state or working data, no timestamps or owners, so a
+// re-push reuses the stored file).
 func tarTemplate(dir string, limit int64) ([]byte, tarStats, error) {
 	var (
-		entries []templateEntry
-		stats   tarStats
-		total   int64
-		hasTF   bool
+		files []templateFile
+		stats tarStats
+		total int64
+		hasTF bool
 	)
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
+	fsys := os.DirFS(dir)
+	err := fs.WalkDir(templates.UploadFS(fsys), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
 			return err
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil || rel == "." {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		if skipInTemplate(rel, d.IsDir()) {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
 		}
 		info, err := d.Info()
 		if err != nil {
 			return err
 		}
-		mode := info.Mode()
-		if !mode.IsDir() && !mode.IsRegular() && mode&fs.ModeSymlink == 0 {
-			return nil // sockets, devices: nothing Terraform reads
-		}
-		if mode.IsRegular() {
-			stats.files++
-			total += info.Size()
-			hasTF = hasTF || (!strings.Contains(rel, "/") && (strings.HasSuffix(rel, ".tf") || strings.HasSuffix(rel, ".tf.json")))
-		}
-		entries = append(entries, templateEntry{rel: rel, abs: p, info: info})
+		stats.files++
+		total += info.Size()
+		hasTF = hasTF || (!strings.Contains(p, "/") && (strings.HasSuffix(p, ".tf") || strings.HasSuffix(p, ".tf.json")))
+		files = append(files, templateFile{rel: p, size: info.Size()})
 		return nil
 	})
 	if err != nil {
@@ -380,16 +350,10 @@ func tarTemplate(dir string, limit int64) ([]byte, tarStats, error) {
 	}
 	if total > limit {
 		return nil, stats, fmt.Errorf("%s is too large to upload: the limit is %s. The largest files are:\n%s\nRemove what Terraform does not need, or raise the limit with --max-size-mib if the server accepts more",
-			dir, formatSize(limit), largestFiles(entries, 5))
+			dir, formatSize(limit), largestFiles(files, 5))
 	}
 	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range entries {
-		if err := writeTarEntry(tw, e); err != nil {
-			return nil, stats, fmt.Errorf("pack %s: %w", e.rel, err)
-		}
-	}
-	if err := tw.Close(); err != nil {
+	if err := templates.WriteArchive(&buf, fsys); err != nil {
 		return nil, stats, fmt.Errorf("pack %s: %w", dir, err)
 	}
 	if int64(buf.Len()) > limit {
@@ -398,42 +362,13 @@ func tarTemplate(dir string, limit int64) ([]byte, tarStats, error) {
 	return buf.Bytes(), stats, nil
 }
 
-func writeTarEntry(tw *tar.Writer, e templateEntry) error {
-	mode := e.info.Mode()
-	h := &tar.Header{Name: e.rel, Mode: int64(mode.Perm()), ModTime: time.Unix(0, 0), Format: tar.FormatPAX}
-	switch {
-	case mode.IsDir():
-		h.Typeflag, h.Name = tar.TypeDir, e.rel+"/"
-		return tw.WriteHeader(h)
-	case mode&fs.ModeSymlink != 0:
-		target, err := os.Readlink(e.abs)
-		if err != nil {
-			return err
-		}
-		h.Typeflag, h.Linkname = tar.TypeSymlink, target
-		return tw.WriteHeader(h)
-	}
-	f, err := os.Open(e.abs)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	h.Typeflag, h.Size = tar.TypeReg, e.info.Size()
-	if err := tw.WriteHeader(h); err != nil {
-		return err
-	}
-	// A file that grew since the walk is cut at its walked size.
-	_, err = io.Copy(tw, io.LimitReader(f, h.Size))
-	return err
-}
-
 // largestFiles lists the n biggest files, for a too-large error.
-func largestFiles(entries []templateEntry, n int) string {
-	files := slices.DeleteFunc(slices.Clone(entries), func(e templateEntry) bool { return !e.info.Mode().IsRegular() })
-	sort.Slice(files, func(i, j int) bool { return files[i].info.Size() > files[j].info.Size() })
+func largestFiles(files []templateFile, n int) string {
+	files = slices.Clone(files)
+	sort.Slice(files, func(i, j int) bool { return files[i].size > files[j].size })
 	lines := make([]string, 0, n)
 	for _, f := range files[:min(n, len(files))] {
-		lines = append(lines, fmt.Sprintf("  %8s  %s", formatSize(f.info.Size()), f.rel))
+		lines = append(lines, fmt.Sprintf("  %8s  %s", formatSize(f.size), f.rel))
 	}
 	return strings.Join(lines, "\n")
 }

@@ -12,7 +12,6 @@
 package templates
 
 import (
-	"archive/tar"
 	"bufio"
 	"bytes"
 	"cmp"
@@ -140,35 +139,14 @@ func Write(id, dir string) error {
 }
 
 // Archive returns the template id as an uncompressed tar archive, the form
-// `coder templates push` uploads.
+// `coder templates push` uploads (see WriteArchive).
 func Archive(id string) ([]byte, error) {
 	tfs, err := FS(id)
 	if err != nil {
 		return nil, err
 	}
 	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	err = fs.WalkDir(tfs, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == "." {
-			return err
-		}
-		if d.IsDir() {
-			return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: p + "/", Mode: 0o755})
-		}
-		data, err := fs.ReadFile(tfs, p)
-		if err != nil {
-			return err
-		}
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: p, Mode: 0o644, Size: int64(len(data))}); err != nil {
-			return err
-		}
-		_, err = tw.Write(data)
-		return err
-	})
-	if err == nil {
-		err = tw.Close()
-	}
-	if err != nil {
+	if err := WriteArchive(&buf, tfs); err != nil {
 		return nil, fmt.Errorf("archive template %s: %w", id, err)
 	}
 	return buf.Bytes(), nil
