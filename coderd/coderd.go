@@ -35,6 +35,7 @@ import (
 	"github.com/opencoder/coder/coderd/provisionerdserver"
 	"github.com/opencoder/coder/coderd/pubsub"
 	"github.com/opencoder/coder/coderd/rbac"
+	"github.com/opencoder/coder/coderd/servertailnet"
 	"github.com/opencoder/coder/coderd/userpassword"
 	"github.com/opencoder/coder/codersdk"
 )
@@ -87,6 +88,10 @@ type Options struct {
 	DERPForceWebSockets bool
 	// BrowserOnly refuses CLI tailnet connections.
 	BrowserOnly bool
+	// AgentConnIdleTimeout is how long coderd's own tailnet node keeps a
+	// tunnel to an agent after its last connection through it closed;
+	// zero means servertailnet.DefaultIdleTimeout.
+	AgentConnIdleTimeout time.Duration
 	// AgentBinariesDir holds coder-<os>-<arch> binaries for /bin.
 	AgentBinariesDir string
 	// DetachedWriteTimeout bounds database writes that must outlive their
@@ -107,6 +112,10 @@ type API struct {
 	// provisioners serves the daemons' job protocol and owns the job
 	// queue's background loops.
 	provisioners *provisionerdserver.Server
+	// serverTailnet is coderd's own tailnet node (nil without a tailnet);
+	// bridges are the web terminals running through it.
+	serverTailnet *servertailnet.Server
+	bridges       bridgeGroup
 }
 
 // New builds the API and its routes and starts its background loops; Close
@@ -154,15 +163,20 @@ func New(ctx context.Context, opts Options) (*API, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start provisioner server: %w", err)
 	}
-	api := &API{opts: opts, provisioners: prov}
+	stn, err := newServerTailnet(opts)
+	if err != nil {
+		_ = prov.Close()
+		return nil, fmt.Errorf("start server tailnet: %w", err)
+	}
+	api := &API{opts: opts, provisioners: prov, serverTailnet: stn}
 	api.handler = api.routes()
 	return api, nil
 }
 
-// Close stops the background loops (the job queue's) and waits for them.
-// Idempotent.
+// Close stops the background loops (the job queue's) and the web
+// terminals with coderd's tailnet node, and waits for them. Idempotent.
 func (api *API) Close() error {
-	return api.provisioners.Close()
+	return errors.Join(api.closeServerTailnet(), api.provisioners.Close())
 }
 
 // AgentInitScripts returns the agent bootstrap scripts templates receive,
@@ -299,6 +313,8 @@ func (api *API) routes() http.Handler {
 				r.Get("/logs", api.workspaceAgentLogs)
 				r.Get("/listening-ports", api.workspaceAgentListeningPorts)
 				r.Get("/coordinate", api.workspaceAgentCoordinate)
+				r.Get("/pty", api.workspaceAgentPTY)
+				r.Get("/ping", api.workspaceAgentPing)
 			})
 			r.Get("/workspaces", api.workspaces)
 			r.Route("/workspaces/{workspace}", func(r chi.Router) {
