@@ -1,7 +1,9 @@
 // Package agent is the workspace agent: it runs inside every workspace,
 // authenticates to coderd with its agent token, runs the template's startup
-// scripts (logs streamed to coderd), reports its lifecycle, and serves SSH,
-// a reconnecting terminal and a speed test on the tailnet.
+// scripts (their output streamed to coderd through a bounded queue: while
+// coderd is down the oldest lines give way to a counted marker line),
+// reports its lifecycle, and serves SSH, a reconnecting terminal and a speed
+// test on the tailnet (ports in package agentconn).
 //
 // House rules: user processes never depend on coderd being reachable; the
 // agent keeps serving and reconnects with backoff, and a coderd restart
