@@ -6,6 +6,8 @@
 #
 # Usage: scripts/fuzz.sh [package-pattern...]   (default: ./...)
 #   FUZZTIME=10s   how long each target runs (go test -fuzztime)
+#   FUZZMINIMIZETIME=3s  how long to shrink an input (go's default of 60s
+#                  would let shrinking new coverage eat a short run)
 #   GO_TAGS=...    build tags (default ts_debug_websockets, as the Makefile)
 #
 # go test accepts one -fuzz target per package per invocation, so each
@@ -21,6 +23,7 @@ cd "$(dirname "$0")/.."
 export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
 export GOFLAGS="${GOFLAGS:--mod=mod}"
 FUZZTIME="${FUZZTIME:-10s}"
+FUZZMINIMIZETIME="${FUZZMINIMIZETIME:-3s}"
 GO_TAGS="${GO_TAGS-ts_debug_websockets}"
 patterns=("${@:-./...}")
 
@@ -65,7 +68,7 @@ for entry in "${targets[@]}"; do
 	read -r pkg name <<<"$entry"
 	echo "fuzz.sh: $pkg $name for $FUZZTIME" >&2
 	start=$SECONDS
-	if ! go test -tags "$GO_TAGS" -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$pkg"; then
+	if ! go test -tags "$GO_TAGS" -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime "$FUZZMINIMIZETIME" "$pkg"; then
 		failed+=("$pkg.$name")
 		continue
 	fi

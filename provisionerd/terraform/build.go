@@ -116,11 +116,7 @@ func (r *Runner) Build(ctx context.Context, req BuildRequest) (*BuildResult, err
 	if err != nil {
 		return result, err
 	}
-	var all []tfResource
-	if tfState.Values != nil {
-		all = flatten(tfState.Values.RootModule, "")
-	}
-	resources, err := convertResources(all, depsFromState(all))
+	resources, err := convertState(tfState)
 	if err != nil {
 		return result, fmt.Errorf("build: %w", err)
 	}

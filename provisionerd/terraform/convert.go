@@ -120,6 +120,16 @@ var auxiliaryTypes = map[string]bool{
 	"coder_agent_instance": true,
 }
 
+// convertState converts the resources of an applied state (`terraform show
+// -json`), with dependencies from each instance's depends_on.
+func convertState(st *tfjson.State) ([]codersdk.ProvisionerResource, error) {
+	var all []tfResource
+	if st != nil && st.Values != nil {
+		all = flatten(st.Values.RootModule, "")
+	}
+	return convertResources(all, depsFromState(all))
+}
+
 // convertResources turns the managed resources of a plan or state into the
 // wire form: one ProvisionerResource per non-coder instance, in Terraform's
 // order, with agents attached (see graph.go for the rule) and coder_app,
