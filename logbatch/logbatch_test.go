@@ -115,8 +115,8 @@ func TestMarkerCountsTowardBatchSize(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := down()
 		b := runDropOldest(t, srv.Send, time.Hour, 2, 3)
-		for i := range 6 {
-			b.Add(strconv.Itoa(i))
+		for _, l := range numbered(0, 6) {
+			b.Add(l)
 		}
 		srv.SetDown(nil)
 		require.NoError(t, b.Flush(context.Background()))
