@@ -30,9 +30,15 @@ type ptyDeployment struct {
 }
 
 // newPTYDeployment builds the workspace; startAgent runs its agent.
-func newPTYDeployment(t *testing.T, opts *coderdtest.Options) *ptyDeployment {
+func newPTYDeployment(t testing.TB, opts *coderdtest.Options) *ptyDeployment {
 	t.Helper()
-	owner, daemon, org, srv := setupQueue(t, opts)
+	if opts == nil {
+		opts = &coderdtest.Options{}
+	}
+	opts.ProvisionerPSK = coderdtest.TestPSK
+	owner, srv := coderdtest.New(t, opts)
+	org := coderdtest.CreateFirstUser(t, owner).OrganizationID
+	daemon := coderdtest.DaemonClient(owner)
 	ctx := testutil.Context(t, time.Minute)
 	v := coderdtest.CreateTemplateVersion(t, owner, org, mainTF, nil)
 	coderdtest.CompleteImport(t, daemon, nil)
@@ -50,7 +56,7 @@ func newPTYDeployment(t *testing.T, opts *coderdtest.Options) *ptyDeployment {
 
 // startAgent runs the workspace's agent until the test ends, and waits
 // until coderd reaches it over the tailnet.
-func (d *ptyDeployment) startAgent(t *testing.T) {
+func (d *ptyDeployment) startAgent(t testing.TB) {
 	t.Helper()
 	client := codersdk.New(d.owner.URL)
 	client.SetSessionToken(d.token)
