@@ -17,6 +17,7 @@ import (
 
 	"github.com/opencoder/coder/coderd/coderdtest"
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/testutil"
 )
 
 // This file holds the matrices of the routes with an auth scheme of their
@@ -84,7 +85,7 @@ type agentFixture struct {
 func newAgentFixture(t *testing.T) *agentFixture {
 	t.Helper()
 	owner, daemon, org, srv := setupQueue(t, nil)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	v := coderdtest.CreateTemplateVersion(t, owner, org, mainTF, nil)
 	coderdtest.CompleteImport(t, daemon, nil)
 	tmpl, err := owner.CreateTemplate(ctx, org, codersdk.CreateTemplateRequest{Name: "agents", VersionID: v.ID})
@@ -128,7 +129,7 @@ func TestAuthzAgentMatrix(t *testing.T) {
 				for _, c := range agentCallers {
 					t.Run(string(c), func(t *testing.T) {
 						t.Parallel()
-						ctx := coderdtest.Context(t, time.Minute)
+						ctx := testutil.Context(t, time.Minute)
 						var res rawResponse
 						if row.websocket {
 							res = dialWS(ctx, t, f.srv, row.route, f.tokens[c])
@@ -147,7 +148,7 @@ func TestAuthzAgentMatrix(t *testing.T) {
 		}
 	})
 	t.Run("refused agents changed nothing", func(t *testing.T) {
-		ctx := coderdtest.Context(t, time.Minute)
+		ctx := testutil.Context(t, time.Minute)
 		old, err := f.owner.WorkspaceAgent(ctx, f.oldAgent)
 		require.NoError(t, err)
 		require.Equal(t, codersdk.WorkspaceAgentLifecycleCreated, old.LifecycleState)
@@ -195,7 +196,7 @@ func TestAuthzDERPMatrix(t *testing.T) {
 	for _, p := range []string{"/derp", "/derp/anything"} {
 		for _, m := range derpMethods {
 			for _, token := range []string{"", client.SessionToken()} {
-				ctx := coderdtest.Context(t, 30*time.Second)
+				ctx := testutil.Context(t, 30*time.Second)
 				res := call(ctx, t, srv, m, p, token, nil)
 				require.Equal(t, http.StatusUpgradeRequired, res.status, "%s %s (session %t): %s", m, p, token != "", res.body)
 			}
@@ -208,7 +209,7 @@ func TestAuthzDERPMatrix(t *testing.T) {
 func TestAgentBinaryIsPublic(t *testing.T) {
 	t.Parallel()
 	_, srv := coderdtest.New(t, nil)
-	ctx := coderdtest.Context(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	res := call(ctx, t, srv, "GET", "/bin/coder-"+runtime.GOOS+"-"+runtime.GOARCH, "", nil, codersdk.WithHeader("Range", "bytes=0-3"))
 	require.Equal(t, http.StatusPartialContent, res.status, "%s", res.body)
 	exe, err := os.Executable()
@@ -322,7 +323,7 @@ func TestAuthzDaemonMatrix(t *testing.T) {
 	// Jobs stay running for the whole test: no reaping.
 	client, srv := coderdtest.New(t, &coderdtest.Options{ProvisionerPSK: coderdtest.TestPSK, HeartbeatTimeout: time.Hour})
 	first := coderdtest.CreateFirstUser(t, client)
-	ctx := coderdtest.Context(t, 2*time.Minute)
+	ctx := testutil.Context(t, 2*time.Minute)
 	session := func(roles ...string) string {
 		c, _ := coderdtest.CreateAnotherUser(t, client, roles...)
 		return c.SessionToken()
@@ -355,7 +356,7 @@ func TestAuthzDaemonMatrix(t *testing.T) {
 	// One running job per cell, acquired by the PSK daemon as soon as it is
 	// queued, so each acquisition takes the job just made.
 	psk := coderdtest.DaemonClient(client)
-	up, err := client.Upload(ctx, codersdk.ContentTypeTar, bytes.NewReader(coderdtest.Tar(t, mainTF)))
+	up, err := client.Upload(ctx, codersdk.ContentTypeTar, bytes.NewReader(testutil.Tar(t, mainTF)))
 	require.NoError(t, err)
 	jobs := map[string]map[daemonCaller]runningJob{}
 	for _, row := range daemonMatrix[1:] {
@@ -377,7 +378,7 @@ func TestAuthzDaemonMatrix(t *testing.T) {
 				for _, c := range daemonCallers {
 					t.Run(string(c), func(t *testing.T) {
 						t.Parallel()
-						ctx := coderdtest.Context(t, time.Minute)
+						ctx := testutil.Context(t, time.Minute)
 						j := jobs[row.name][c]
 						var opts []codersdk.RequestOption
 						if h := creds[c]; h.key != "" {
@@ -398,7 +399,7 @@ func TestAuthzDaemonMatrix(t *testing.T) {
 	})
 
 	t.Run("refused daemons changed nothing", func(t *testing.T) {
-		ctx := coderdtest.Context(t, time.Minute)
+		ctx := testutil.Context(t, time.Minute)
 		for _, row := range daemonMatrix[1:] {
 			for _, c := range daemonCallers {
 				v, err := client.TemplateVersion(ctx, jobs[row.name][c].version)

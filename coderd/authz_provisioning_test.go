@@ -1,7 +1,6 @@
 package coderd_test
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/opencoder/coder/coderd/coderdtest"
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/testutil"
 )
 
 // roleCallers are the callers with a usable session.
@@ -64,7 +64,7 @@ func (f *provFixture) mine(c caller) *callerObjs {
 func newProvFixture(t *testing.T) *provFixture {
 	t.Helper()
 	f := &provFixture{authzFixture: newAuthzFixture(t), objs: map[caller]*callerObjs{}}
-	ctx := coderdtest.Context(t, 3*time.Minute)
+	ctx := testutil.Context(t, 3*time.Minute)
 	daemon := coderdtest.DaemonClient(f.owner)
 	file := f.upload(ctx, t, f.owner)
 	f.version = f.importVersion(ctx, t, daemon, f.org, file, uuid.Nil)
@@ -127,7 +127,7 @@ func (f *provFixture) clientAs(ctx context.Context, t *testing.T, u codersdk.Use
 // upload stores a template archive no one uploaded before, as c.
 func (f *provFixture) upload(ctx context.Context, t *testing.T, c *codersdk.Client) uuid.UUID {
 	t.Helper()
-	up, err := c.Upload(ctx, codersdk.ContentTypeTar, bytes.NewReader(tarOf("main.tf", "# "+f.name("file"))))
+	up, err := c.Upload(ctx, codersdk.ContentTypeTar, bytes.NewReader(testutil.Tar(t, map[string]string{"main.tf": "# " + f.name("file")})))
 	require.NoError(t, err)
 	return up.ID
 }
@@ -173,22 +173,13 @@ func (f *provFixture) runningWorkspace(ctx context.Context, t *testing.T, daemon
 	return ws, ws.LatestBuild.Resources[0].Agents[0].ID
 }
 
-// tarOf is a one-file tar archive.
-func tarOf(name, content string) []byte {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg}); err != nil {
-		panic(err)
-	}
-	_, _ = tw.Write([]byte(content))
-	_ = tw.Close()
-	return buf.Bytes()
-}
-
 // provReq is one request of a provisioning row.
 type provReq struct {
 	path string
 	body any
+	// tar, when set, is sent as the body: a tar archive of these files,
+	// built with the cell's t.
+	tar  map[string]string
 	opts []codersdk.RequestOption
 	// websocket dials path instead; success is 101 Switching Protocols.
 	websocket bool
@@ -258,7 +249,7 @@ func myKey(f *provFixture, c caller) string      { return f.mine(c).key }
 func victimID(f *provFixture, _ caller) string   { return f.victim.ID.String() }
 
 func uploadBody(f *provFixture, _ caller) provReq {
-	return provReq{path: "/api/v2/files", body: tarOf("main.tf", "# "+f.name("upload")),
+	return provReq{path: "/api/v2/files", tar: map[string]string{"main.tf": "# " + f.name("upload")},
 		opts: []codersdk.RequestOption{codersdk.WithHeader("Content-Type", codersdk.ContentTypeTar)}}
 }
 
@@ -416,8 +407,11 @@ func TestAuthzProvisioningMatrix(t *testing.T) {
 					require.True(t, ok, "row %q has no expectation for %s", row.name, c)
 					t.Run(string(c), func(t *testing.T) {
 						t.Parallel()
-						ctx := coderdtest.Context(t, time.Minute)
+						ctx := testutil.Context(t, time.Minute)
 						r := row.req(f, c)
+						if r.tar != nil {
+							r.body = testutil.Tar(t, r.tar)
+						}
 						token := f.token(ctx, t, c)
 						var res rawResponse
 						if r.websocket {
@@ -442,7 +436,7 @@ func TestAuthzProvisioningMatrix(t *testing.T) {
 
 	// Lists show exactly what a caller may read.
 	t.Run("lists", func(t *testing.T) {
-		ctx := coderdtest.Context(t, time.Minute)
+		ctx := testutil.Context(t, time.Minute)
 		canSeeTheirs := map[caller]bool{templateAdmin: true, owner: true}
 		for _, c := range roleCallers {
 			cl := f.clientAs(ctx, t, f.users[c])

@@ -19,6 +19,7 @@ import (
 	"github.com/opencoder/coder/coderd/coderdtest"
 	"github.com/opencoder/coder/coderd/httpapi"
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/testutil"
 )
 
 // badParams are the bad-input template's parameters: free text, a bounded
@@ -51,10 +52,12 @@ type badFixture struct {
 
 func newBadFixture(t *testing.T) *badFixture {
 	t.Helper()
-	owner, daemon, org, srv := setupQueue(t, nil)
-	ctx := coderdtest.Context(t, time.Minute)
+	// The fixture's running jobs get no heartbeats while the barrage runs,
+	// which takes long on a loaded machine: the reaper must not end them.
+	owner, daemon, org, srv := setupQueue(t, &coderdtest.Options{HeartbeatTimeout: time.Hour})
+	ctx := testutil.Context(t, time.Minute)
 	f := &badFixture{srv: srv, owner: owner, org: org, token: uuid.NewString(), jobs: map[string]runningJob{},
-		fileData: coderdtest.Tar(t, map[string]string{"main.tf": "terraform {}"})}
+		fileData: testutil.Tar(t, map[string]string{"main.tf": "terraform {}"})}
 	up, err := owner.Upload(ctx, codersdk.ContentTypeTar, bytes.NewReader(f.fileData))
 	require.NoError(t, err)
 	f.file = up.ID
@@ -353,22 +356,6 @@ type badRoute struct {
 	cases              []badCase
 }
 
-// tarWith builds an archive from raw headers (for links and devices).
-func tarWith(t *testing.T, hdrs ...*tar.Header) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, h := range hdrs {
-		require.NoError(t, tw.WriteHeader(h))
-		if h.Size > 0 {
-			_, err := tw.Write(bytes.Repeat([]byte("x"), int(h.Size)))
-			require.NoError(t, err)
-		}
-	}
-	require.NoError(t, tw.Close())
-	return buf.Bytes()
-}
-
 // uploadCase is one bad template upload.
 type uploadCase struct {
 	name, contentType string
@@ -377,8 +364,8 @@ type uploadCase struct {
 }
 
 func uploadCases(t *testing.T) []uploadCase {
-	good := coderdtest.Tar(t, map[string]string{"main.tf": "terraform {}"})
-	long := coderdtest.Tar(t, map[string]string{"main.tf": strings.Repeat("#", 4096)})
+	good := testutil.Tar(t, map[string]string{"main.tf": "terraform {}"})
+	long := testutil.Tar(t, map[string]string{"main.tf": strings.Repeat("#", 4096)})
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
 	_, _ = zw.Write(good)
@@ -399,27 +386,27 @@ func uploadCases(t *testing.T) []uploadCase {
 		{"gzipped tar", tarType, gz.Bytes(), 400},
 		{"tar cut inside a file", tarType, long[:2048], 400},
 		{"only the end marker", tarType, make([]byte, 1024), 400},
-		{"dot-dot entry", tarType, tarWith(t, reg("../evil.tf")), 400},
-		{"nested dot-dot entry", tarType, tarWith(t, reg("a/../../evil.tf")), 400},
-		{"dot-dot directory", tarType, tarWith(t, &tar.Header{Name: "../", Typeflag: tar.TypeDir, Mode: 0o755}), 400},
-		{"absolute entry", tarType, tarWith(t, reg("/etc/cron.d/evil")), 400},
-		{"windows absolute entry", tarType, tarWith(t, reg(`C:\evil.tf`)), 400},
-		{"backslash-rooted entry", tarType, tarWith(t, reg(`\evil.tf`)), 400},
-		{"symlink out of the template", tarType, tarWith(t, reg("main.tf"), &tar.Header{Name: "link", Linkname: "../../etc/passwd", Typeflag: tar.TypeSymlink}), 400},
-		{"symlink escaping from a subdirectory", tarType, tarWith(t, &tar.Header{Name: "a/b/link", Linkname: "../../../x", Typeflag: tar.TypeSymlink}), 400},
-		{"absolute symlink", tarType, tarWith(t, &tar.Header{Name: "link", Linkname: "/etc/passwd", Typeflag: tar.TypeSymlink}), 400},
-		{"hard link out of the template", tarType, tarWith(t, &tar.Header{Name: "link", Linkname: "../outside", Typeflag: tar.TypeLink}), 400},
-		{"device file", tarType, tarWith(t, &tar.Header{Name: "dev", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3}), 400},
-		{"fifo", tarType, tarWith(t, &tar.Header{Name: "fifo", Typeflag: tar.TypeFifo}), 400},
-		{"10001 entries", tarType, tarWith(t, many...), 400},
-		{"over the size limit", tarType, tarWith(t, &tar.Header{Name: "big", Mode: 0o644, Size: 10 << 20, Typeflag: tar.TypeReg}), 413},
+		{"dot-dot entry", tarType, testutil.TarHeaders(t, reg("../evil.tf")), 400},
+		{"nested dot-dot entry", tarType, testutil.TarHeaders(t, reg("a/../../evil.tf")), 400},
+		{"dot-dot directory", tarType, testutil.TarHeaders(t, &tar.Header{Name: "../", Typeflag: tar.TypeDir, Mode: 0o755}), 400},
+		{"absolute entry", tarType, testutil.TarHeaders(t, reg("/etc/cron.d/evil")), 400},
+		{"windows absolute entry", tarType, testutil.TarHeaders(t, reg(`C:\evil.tf`)), 400},
+		{"backslash-rooted entry", tarType, testutil.TarHeaders(t, reg(`\evil.tf`)), 400},
+		{"symlink out of the template", tarType, testutil.TarHeaders(t, reg("main.tf"), &tar.Header{Name: "link", Linkname: "../../etc/passwd", Typeflag: tar.TypeSymlink}), 400},
+		{"symlink escaping from a subdirectory", tarType, testutil.TarHeaders(t, &tar.Header{Name: "a/b/link", Linkname: "../../../x", Typeflag: tar.TypeSymlink}), 400},
+		{"absolute symlink", tarType, testutil.TarHeaders(t, &tar.Header{Name: "link", Linkname: "/etc/passwd", Typeflag: tar.TypeSymlink}), 400},
+		{"hard link out of the template", tarType, testutil.TarHeaders(t, &tar.Header{Name: "link", Linkname: "../outside", Typeflag: tar.TypeLink}), 400},
+		{"device file", tarType, testutil.TarHeaders(t, &tar.Header{Name: "dev", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3}), 400},
+		{"fifo", tarType, testutil.TarHeaders(t, &tar.Header{Name: "fifo", Typeflag: tar.TypeFifo}), 400},
+		{"10001 entries", tarType, testutil.TarHeaders(t, many...), 400},
+		{"over the size limit", tarType, testutil.TarHeaders(t, &tar.Header{Name: "big", Mode: 0o644, Size: 10 << 20, Typeflag: tar.TypeReg}), 413},
 	}
 }
 
 func TestBadInputProvisioning(t *testing.T) {
 	t.Parallel()
 	f := newBadFixture(t)
-	ctx := coderdtest.Context(t, 3*time.Minute)
+	ctx := testutil.Context(t, 3*time.Minute)
 	before := f.snapshot(ctx, t)
 	owner := f.owner.SessionToken()
 

@@ -15,6 +15,7 @@ import (
 	"github.com/opencoder/coder/coderd/coderdtest"
 	"github.com/opencoder/coder/coderd/httpapi"
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/testutil"
 )
 
 // obj is a JSON object under construction.
@@ -180,7 +181,7 @@ func TestBadInput(t *testing.T) {
 	t.Parallel()
 	client, srv := coderdtest.New(t, nil)
 	first := coderdtest.CreateFirstUser(t, client)
-	ctx := coderdtest.Context(t, 2*time.Minute)
+	ctx := testutil.Context(t, 2*time.Minute)
 	_, target := coderdtest.CreateAnotherUser(t, client)
 	_, err := client.CreateToken(ctx, codersdk.Me, codersdk.CreateTokenRequest{TokenName: "existing"})
 	require.NoError(t, err)
@@ -309,7 +310,7 @@ func TestBadInputStoredVerbatim(t *testing.T) {
 	t.Parallel()
 	client, _ := coderdtest.New(t, nil)
 	coderdtest.CreateFirstUser(t, client)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	for i, name := range []string{"'; DROP TABLE users;--", `Robert"); DELETE FROM api_keys; --`, "Zoë 😀 中文 \u202e", "%_\\"} {
 		u, err := client.CreateUser(ctx, codersdk.CreateUserRequestWithOrgs{
 			Email: "verbatim" + string(rune('a'+i)) + "@example.com", Username: "verbatim-" + string(rune('a'+i)),
@@ -336,7 +337,7 @@ func TestBadQueryAndPath(t *testing.T) {
 	t.Parallel()
 	client, srv := coderdtest.New(t, nil)
 	coderdtest.CreateFirstUser(t, client)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	token := client.SessionToken()
 	cases := []struct {
 		method, path string
@@ -411,7 +412,7 @@ func requireClientError(t *testing.T, res rawResponse, want int, field string) {
 func TestBadInputSanitized(t *testing.T) {
 	t.Parallel()
 	f := newBadFixture(t)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	psk := codersdk.WithHeader(codersdk.ProvisionerDaemonPSKHeader, coderdtest.TestPSK)
 	clean := func(s string) string { return strings.ReplaceAll(s, "\x00", "\uFFFD") }
 
@@ -459,8 +460,8 @@ func TestBadInputSanitized(t *testing.T) {
 func TestBadInputStoredVerbatimProvisioning(t *testing.T) {
 	t.Parallel()
 	owner, daemon, org, _ := setupQueue(t, nil)
-	ctx := coderdtest.Context(t, time.Minute)
-	up, err := owner.Upload(ctx, codersdk.ContentTypeTar, bytes.NewReader(coderdtest.Tar(t, mainTF)))
+	ctx := testutil.Context(t, time.Minute)
+	up, err := owner.Upload(ctx, codersdk.ContentTypeTar, bytes.NewReader(testutil.Tar(t, mainTF)))
 	require.NoError(t, err)
 	texts := []string{"'; DROP TABLE template_versions;--", `Robert"); DELETE FROM workspaces; --`, "Zoë 😀 中文 \u202e", "%_\\", "${jndi:ldap://x}", "{{.Secret}}"}
 	var last codersdk.TemplateVersion

@@ -13,6 +13,7 @@ import (
 	"github.com/opencoder/coder/coderd/coderdtest"
 	"github.com/opencoder/coder/coderd/userpassword"
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/testutil"
 )
 
 // benchClients is how many clients BenchmarkUsersMe runs at once.
@@ -63,7 +64,7 @@ func BenchmarkUsersMe(b *testing.B) {
 	client, _ := coderdtest.New(b, nil)
 	coderdtest.CreateFirstUser(b, client)
 	client.HTTPClient = benchHTTPClient()
-	ctx := coderdtest.Context(b, 10*time.Minute)
+	ctx := testutil.Context(b, 10*time.Minute)
 	_, err := client.User(ctx, codersdk.Me) // warm the pool and the connection
 	require.NoError(b, err)
 
@@ -97,7 +98,7 @@ func BenchmarkLogin(b *testing.B) {
 	coderdtest.CreateFirstUser(b, client)
 	anon := codersdk.New(srv.URL)
 	anon.HTTPClient = benchHTTPClient()
-	ctx := coderdtest.Context(b, 10*time.Minute)
+	ctx := testutil.Context(b, 10*time.Minute)
 	req := codersdk.LoginWithPasswordRequest{Email: "admin@example.com", Password: coderdtest.FirstUserPassword}
 	_, err := anon.LoginWithPassword(ctx, req)
 	require.NoError(b, err)

@@ -21,6 +21,7 @@ import (
 	"github.com/opencoder/coder/coderd/database"
 	"github.com/opencoder/coder/coderd/database/dbtestutil"
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/testutil"
 )
 
 // TestMain runs the tests on real PostgreSQL (dbtestutil), then fails the
@@ -108,7 +109,7 @@ func requireStatus(t *testing.T, err error, status int) {
 // auditFind returns the entries matching pred, newest first.
 func auditFind(t *testing.T, client *codersdk.Client, pred func(codersdk.AuditLog) bool) []codersdk.AuditLog {
 	t.Helper()
-	ctx := coderdtest.Context(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	res, err := client.AuditLogs(ctx, codersdk.AuditLogsRequest{Limit: 1000})
 	require.NoError(t, err)
 	require.EqualValues(t, len(res.AuditLogs), res.Count)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/opencoder/coder/coderd/coderdtest"
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/testutil"
 )
 
 var mainTF = map[string]string{"main.tf": `terraform {}`}
@@ -36,7 +37,7 @@ func TestAcquireConcurrentDaemonsNeverShareAJob(t *testing.T) {
 		v := coderdtest.CreateTemplateVersion(t, owner, org, mainTF, nil)
 		want[v.Job.ID] = true
 	}
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	var (
 		mu  sync.Mutex
 		got = map[uuid.UUID]int{}
@@ -70,7 +71,7 @@ func TestAcquireTagRouting(t *testing.T) {
 	t.Parallel()
 	owner, daemon, org, _ := setupQueue(t, nil)
 	v := coderdtest.CreateTemplateVersion(t, owner, org, mainTF, map[string]string{"gpu": "yes"})
-	ctx := coderdtest.Context(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 
 	plain, err := daemon.AcquireJob(ctx, codersdk.AcquireJobRequest{DaemonID: uuid.New(), WaitSeconds: 0})
 	require.NoError(t, err)
@@ -91,7 +92,7 @@ func TestAcquireIsWokenByNotify(t *testing.T) {
 	t.Parallel()
 	// With the safety-net poll far away, only NOTIFY can wake the waiter.
 	owner, daemon, org, _ := setupQueue(t, &coderdtest.Options{AcquirePollInterval: time.Hour})
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	type result struct {
 		job *codersdk.AcquiredJob
 		err error
@@ -119,7 +120,7 @@ func TestReaperFailsSilentJobs(t *testing.T) {
 	v := coderdtest.CreateTemplateVersion(t, owner, org, mainTF, nil)
 	id := uuid.New()
 	coderdtest.AcquireJob(t, daemon, id, nil)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	job := coderdtest.AwaitJob(t, func() (codersdk.ProvisionerJob, error) {
 		tv, err := owner.TemplateVersion(ctx, v.ID)
 		return tv.Job, err
@@ -142,7 +143,7 @@ func TestReaperFailsSilentJobs(t *testing.T) {
 func TestCancelJob(t *testing.T) {
 	t.Parallel()
 	owner, daemon, org, _ := setupQueue(t, nil)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 
 	// Pending: canceled at once, never acquired.
 	pending := coderdtest.CreateTemplateVersion(t, owner, org, mainTF, map[string]string{"nobody": "serves"})
@@ -180,7 +181,7 @@ func TestJobBelongsToItsWorker(t *testing.T) {
 	coderdtest.CreateTemplateVersion(t, owner, org, mainTF, nil)
 	id := uuid.New()
 	job := coderdtest.AcquireJob(t, daemon, id, nil)
-	ctx := coderdtest.Context(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	other := uuid.New()
 	_, err := daemon.UpdateJob(ctx, job.JobID, codersdk.UpdateJobRequest{DaemonID: other})
 	require.True(t, codersdk.IsStatus(err, http.StatusConflict), "update by another daemon: %v", err)
@@ -197,7 +198,7 @@ func TestJobBelongsToItsWorker(t *testing.T) {
 func TestDaemonAuth(t *testing.T) {
 	t.Parallel()
 	owner, _, org, _ := setupQueue(t, nil)
-	ctx := coderdtest.Context(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	req := codersdk.AcquireJobRequest{DaemonID: uuid.New(), WaitSeconds: 0}
 
 	anon := codersdk.New(owner.URL)
@@ -248,7 +249,7 @@ func TestJobLogsFollow(t *testing.T) {
 	v := coderdtest.CreateTemplateVersion(t, owner, org, mainTF, nil)
 	id := uuid.New()
 	job := coderdtest.AcquireJob(t, daemon, id, nil)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	logs, streamErr, err := owner.TemplateVersionLogsAfter(ctx, v.ID, 0, true)
 	require.NoError(t, err)
 	const batches, perBatch = 5, 20

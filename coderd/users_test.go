@@ -16,12 +16,13 @@ import (
 
 	"github.com/opencoder/coder/coderd/coderdtest"
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/testutil"
 )
 
 func TestFirstUser(t *testing.T) {
 	t.Parallel()
 	client, _ := coderdtest.New(t, nil)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 
 	has, err := client.HasFirstUser(ctx)
 	require.NoError(t, err)
@@ -54,7 +55,7 @@ func TestFirstUser(t *testing.T) {
 func TestFirstUserConcurrent(t *testing.T) {
 	t.Parallel()
 	client, srv := coderdtest.New(t, nil)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	const n = 8
 	var (
 		wg       sync.WaitGroup
@@ -103,7 +104,7 @@ func TestLogin(t *testing.T) {
 	t.Parallel()
 	client, srv := coderdtest.New(t, nil)
 	coderdtest.CreateFirstUser(t, client)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	_, user := coderdtest.CreateAnotherUser(t, client)
 
 	cases := []struct {
@@ -156,7 +157,7 @@ func TestLoginRateLimit(t *testing.T) {
 	t.Parallel()
 	clock := &offsetClock{}
 	client, srv := coderdtest.New(t, &coderdtest.Options{LoginRateBurst: 3, LoginRateInterval: time.Hour, Now: clock.now})
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	attempt := func() rawResponse {
 		return call(ctx, t, srv, "POST", "/api/v2/users/login", "", codersdk.LoginWithPasswordRequest{Email: "x@example.com", Password: "Wrong!234x"})
 	}
@@ -186,7 +187,7 @@ func TestLogout(t *testing.T) {
 	t.Parallel()
 	client, srv := coderdtest.New(t, nil)
 	coderdtest.CreateFirstUser(t, client)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	member, _ := coderdtest.CreateAnotherUser(t, client)
 	// A second session of the same user survives the first's logout.
 	other, err := codersdk.New(srv.URL).LoginWithPassword(ctx, codersdk.LoginWithPasswordRequest{Email: "admin@example.com", Password: coderdtest.FirstUserPassword})
@@ -215,7 +216,7 @@ func TestSuspendAndActivate(t *testing.T) {
 	t.Parallel()
 	owner, srv := coderdtest.New(t, nil)
 	coderdtest.CreateFirstUser(t, owner)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	member, user := coderdtest.CreateAnotherUser(t, owner)
 	tok, err := member.CreateToken(ctx, codersdk.Me, codersdk.CreateTokenRequest{TokenName: "ci"})
 	require.NoError(t, err)
@@ -268,7 +269,7 @@ func TestTokens(t *testing.T) {
 	clock := &offsetClock{}
 	owner, srv := coderdtest.New(t, &coderdtest.Options{Now: clock.now})
 	coderdtest.CreateFirstUser(t, owner)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	member, user := coderdtest.CreateAnotherUser(t, owner)
 
 	created, err := member.CreateToken(ctx, codersdk.Me, codersdk.CreateTokenRequest{TokenName: "ci", Lifetime: 10 * time.Minute})
@@ -357,7 +358,7 @@ func TestTokenLifetimeBounds(t *testing.T) {
 	t.Parallel()
 	client, _ := coderdtest.New(t, nil)
 	coderdtest.CreateFirstUser(t, client)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	const day = 24 * time.Hour
 	cases := []struct {
 		lifetime time.Duration
@@ -396,7 +397,7 @@ func TestSessionSlides(t *testing.T) {
 	clock := &offsetClock{}
 	client, srv := coderdtest.New(t, &coderdtest.Options{Now: clock.now})
 	coderdtest.CreateFirstUser(t, client)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	id := client.SessionToken()[:10]
 	k0, err := srv.DB.GetAPIKeyByID(ctx, id)
 	require.NoError(t, err)
@@ -419,7 +420,7 @@ func TestUsersList(t *testing.T) {
 	t.Parallel()
 	owner, _ := coderdtest.New(t, nil)
 	coderdtest.CreateFirstUser(t, owner)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	member, me := coderdtest.CreateAnotherUser(t, owner)
 	for range 4 {
 		coderdtest.CreateAnotherUser(t, owner)
@@ -463,7 +464,7 @@ func TestCreateUser(t *testing.T) {
 	t.Parallel()
 	owner, srv := coderdtest.New(t, nil)
 	first := coderdtest.CreateFirstUser(t, owner)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 
 	u, err := owner.CreateUser(ctx, codersdk.CreateUserRequestWithOrgs{Email: "alice@example.com", Username: "alice", Name: "Alice A.", Password: "Secret!234"})
 	require.NoError(t, err)
@@ -503,7 +504,7 @@ func TestUpdateRoles(t *testing.T) {
 	t.Parallel()
 	owner, _ := coderdtest.New(t, nil)
 	coderdtest.CreateFirstUser(t, owner)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	admin, _ := coderdtest.CreateAnotherUser(t, owner, codersdk.RoleUserAdmin)
 	_, target := coderdtest.CreateAnotherUser(t, owner)
 
@@ -534,7 +535,7 @@ func TestAuditEntries(t *testing.T) {
 	t.Parallel()
 	owner, srv := coderdtest.New(t, nil)
 	first := coderdtest.CreateFirstUser(t, owner)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	auditor, _ := coderdtest.CreateAnotherUser(t, owner, codersdk.RoleAuditor)
 
 	u, err := owner.CreateUser(ctx, codersdk.CreateUserRequestWithOrgs{Email: "carol@example.com", Username: "carol", Password: "Secret!234"})
@@ -605,7 +606,7 @@ func TestAuditEntries(t *testing.T) {
 	require.JSONEq(t, `{"status":{"old":"active","new":"suspended"}}`, string(status.Diff))
 
 	// Filters and paging.
-	ctx2 := coderdtest.Context(t, 30*time.Second)
+	ctx2 := testutil.Context(t, 30*time.Second)
 	logins, err := auditor.AuditLogs(ctx2, codersdk.AuditLogsRequest{Action: codersdk.AuditActionLogin})
 	require.NoError(t, err)
 	for _, a := range logins.AuditLogs {

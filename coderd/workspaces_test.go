@@ -12,6 +12,7 @@ import (
 
 	"github.com/opencoder/coder/coderd/coderdtest"
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/testutil"
 )
 
 func int32p(v int32) *int32 { return &v }
@@ -29,7 +30,7 @@ func setupTemplate(t *testing.T) (owner, daemon *codersdk.Client, org uuid.UUID,
 	owner, daemon, org, _ = setupQueue(t, nil)
 	v := coderdtest.CreateTemplateVersion(t, owner, org, mainTF, nil)
 	coderdtest.CompleteImport(t, daemon, testParams)
-	ctx := coderdtest.Context(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	tmpl, err := owner.CreateTemplate(ctx, org, codersdk.CreateTemplateRequest{Name: "docker", VersionID: v.ID})
 	require.NoError(t, err)
 	return owner, daemon, org, tmpl
@@ -38,7 +39,7 @@ func setupTemplate(t *testing.T) (owner, daemon *codersdk.Client, org uuid.UUID,
 func TestWorkspaceParameterValidation(t *testing.T) {
 	t.Parallel()
 	owner, _, _, tmpl := setupTemplate(t)
-	ctx := coderdtest.Context(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	cases := []struct {
 		name   string
 		params []codersdk.WorkspaceBuildParameter
@@ -75,7 +76,7 @@ func TestWorkspaceParameterValidation(t *testing.T) {
 func TestWorkspaceLifecycleStateRoundTrip(t *testing.T) {
 	t.Parallel()
 	owner, daemon, org, tmpl := setupTemplate(t)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	ws, err := owner.CreateUserWorkspace(ctx, codersdk.Me, codersdk.CreateWorkspaceRequest{TemplateID: tmpl.ID, Name: "ws1",
 		RichParameterValues: []codersdk.WorkspaceBuildParameter{{Name: "image", Value: "ubuntu"}, {Name: "debug", Value: "true"}}})
 	require.NoError(t, err)
@@ -173,7 +174,7 @@ func TestWorkspaceLifecycleStateRoundTrip(t *testing.T) {
 func TestWorkspaceOrphanAndAccess(t *testing.T) {
 	t.Parallel()
 	owner, daemon, _, tmpl := setupTemplate(t)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	member, _ := coderdtest.CreateAnotherUser(t, owner)
 	ws, err := member.CreateUserWorkspace(ctx, codersdk.Me, codersdk.CreateWorkspaceRequest{TemplateID: tmpl.ID, Name: "mine",
 		RichParameterValues: []codersdk.WorkspaceBuildParameter{{Name: "image", Value: "alpine"}}})
@@ -206,8 +207,8 @@ func TestFileUploadLimits(t *testing.T) {
 	t.Parallel()
 	client, _ := coderdtest.New(t, &coderdtest.Options{MaxFileSize: 64 << 10})
 	coderdtest.CreateFirstUser(t, client)
-	ctx := coderdtest.Context(t, 30*time.Second)
-	good := coderdtest.Tar(t, map[string]string{"main.tf": "terraform {}"})
+	ctx := testutil.Context(t, 30*time.Second)
+	good := testutil.Tar(t, map[string]string{"main.tf": "terraform {}"})
 	a, err := client.Upload(ctx, codersdk.ContentTypeTar, bytes.NewReader(good))
 	require.NoError(t, err)
 	b, err := client.Upload(ctx, codersdk.ContentTypeTar, bytes.NewReader(good))
@@ -224,10 +225,10 @@ func TestFileUploadLimits(t *testing.T) {
 		status int
 		detail string
 	}{
-		{"dotdot", codersdk.ContentTypeTar, coderdtest.Tar(t, map[string]string{"../evil.tf": "x"}), 400, "leave the template"},
-		{"absolute", codersdk.ContentTypeTar, coderdtest.Tar(t, map[string]string{"/etc/passwd": "x"}), 400, "absolute"},
-		{"nested dotdot", codersdk.ContentTypeTar, coderdtest.Tar(t, map[string]string{"a/../../b": "x"}), 400, ""},
-		{"oversized", codersdk.ContentTypeTar, coderdtest.Tar(t, map[string]string{"big": strings.Repeat("x", 128<<10)}), 413, ""},
+		{"dotdot", codersdk.ContentTypeTar, testutil.Tar(t, map[string]string{"../evil.tf": "x"}), 400, "leave the template"},
+		{"absolute", codersdk.ContentTypeTar, testutil.Tar(t, map[string]string{"/etc/passwd": "x"}), 400, "absolute"},
+		{"nested dotdot", codersdk.ContentTypeTar, testutil.Tar(t, map[string]string{"a/../../b": "x"}), 400, ""},
+		{"oversized", codersdk.ContentTypeTar, testutil.Tar(t, map[string]string{"big": strings.Repeat("x", 128<<10)}), 413, ""},
 		{"not a tar", codersdk.ContentTypeTar, []byte("hello, this is not a tar archive at all, nope"), 400, ""},
 		{"wrong type", "application/zip", good, 415, ""},
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/opencoder/coder/coderd/userpassword"
 	"github.com/opencoder/coder/codersdk"
 	"github.com/opencoder/coder/tailnet"
+	"github.com/opencoder/coder/testutil"
 )
 
 // Options tweak the server under test.
@@ -68,11 +69,13 @@ type Server struct {
 // hashing; production uses userpassword.Default.
 var FastPassword = userpassword.Params{Time: 1, Memory: 64, Threads: 1}
 
-// Context returns a context that ends with the test or after d.
+// Context is testutil.Context.
+//
+// Deprecated: use testutil.Context; this remains for tests outside coderd
+// that still call it.
 func Context(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
+	t.Helper()
+	return testutil.Context(t, d)
 }
 
 // New starts a deployment and returns an unauthenticated client for it.
@@ -88,7 +91,7 @@ func New(t testing.TB, opts *Options) (*codersdk.Client, *Server) {
 	if opts.PasswordParams == (userpassword.Params{}) {
 		opts.PasswordParams = FastPassword
 	}
-	ctx := Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	db, err := database.Open(ctx, dbtestutil.NewDB(t))
 	require.NoError(t, err)
 	t.Cleanup(db.Close)
@@ -138,7 +141,7 @@ const FirstUserPassword = "SomePass!234"
 // CreateFirstUser creates the owner and logs client in as them.
 func CreateFirstUser(t testing.TB, client *codersdk.Client) codersdk.CreateFirstUserResponse {
 	t.Helper()
-	ctx := Context(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	resp, err := client.CreateFirstUser(ctx, codersdk.CreateFirstUserRequest{
 		Email: "admin@example.com", Username: "admin", Password: FirstUserPassword,
 	})
@@ -155,7 +158,7 @@ var userSeq atomic.Int64
 // owner's client) and returns a client logged in as them.
 func CreateAnotherUser(t testing.TB, owner *codersdk.Client, roles ...string) (*codersdk.Client, codersdk.User) {
 	t.Helper()
-	ctx := Context(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	n := userSeq.Add(1)
 	user, err := owner.CreateUser(ctx, codersdk.CreateUserRequestWithOrgs{
 		Email: fmt.Sprintf("user%d@example.com", n), Username: fmt.Sprintf("user%d", n), Password: FirstUserPassword,

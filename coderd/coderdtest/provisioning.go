@@ -1,7 +1,6 @@
 package coderdtest
 
 import (
-	"archive/tar"
 	"bytes"
 	"testing"
 	"time"
@@ -10,24 +9,20 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/testutil"
 )
 
 // TestPSK is the pre-shared key test deployments accept from daemons when
 // started with Options.ProvisionerPSK = TestPSK.
 const TestPSK = "test-psk-0123456789"
 
-// Tar builds a tar archive from name -> content.
+// Tar is testutil.Tar.
+//
+// Deprecated: use testutil.Tar; this remains for tests outside coderd that
+// still call it.
 func Tar(t testing.TB, files map[string]string) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for name, content := range files {
-		require.NoError(t, tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg}))
-		_, err := tw.Write([]byte(content))
-		require.NoError(t, err)
-	}
-	require.NoError(t, tw.Close())
-	return buf.Bytes()
+	return testutil.Tar(t, files)
 }
 
 // DaemonClient returns a client that authenticates as a provisioner daemon
@@ -41,8 +36,8 @@ func DaemonClient(client *codersdk.Client) *codersdk.Client {
 // CreateTemplateVersion uploads files and queues their import.
 func CreateTemplateVersion(t testing.TB, client *codersdk.Client, org uuid.UUID, files map[string]string, tags map[string]string) codersdk.TemplateVersion {
 	t.Helper()
-	ctx := Context(t, 30*time.Second)
-	up, err := client.Upload(ctx, codersdk.ContentTypeTar, bytes.NewReader(Tar(t, files)))
+	ctx := testutil.Context(t, 30*time.Second)
+	up, err := client.Upload(ctx, codersdk.ContentTypeTar, bytes.NewReader(testutil.Tar(t, files)))
 	require.NoError(t, err)
 	v, err := client.CreateTemplateVersion(ctx, org, codersdk.CreateTemplateVersionRequest{
 		StorageMethod: "file", FileID: up.ID, Provisioner: "terraform", ProvisionerTags: tags,
@@ -54,7 +49,7 @@ func CreateTemplateVersion(t testing.TB, client *codersdk.Client, org uuid.UUID,
 // AcquireJob takes the next job as daemon id, failing the test if none.
 func AcquireJob(t testing.TB, daemon *codersdk.Client, id uuid.UUID, tags map[string]string) *codersdk.AcquiredJob {
 	t.Helper()
-	ctx := Context(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	job, err := daemon.AcquireJob(ctx, codersdk.AcquireJobRequest{DaemonID: id, Name: "test-" + id.String()[:4], Tags: tags, WaitSeconds: 10})
 	require.NoError(t, err)
 	require.NotNil(t, job, "no job acquired")
@@ -65,7 +60,7 @@ func AcquireJob(t testing.TB, daemon *codersdk.Client, id uuid.UUID, tags map[st
 // the given parameters and a single resource with one agent.
 func CompleteImport(t testing.TB, daemon *codersdk.Client, params []codersdk.TemplateVersionParameter) uuid.UUID {
 	t.Helper()
-	ctx := Context(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	id := uuid.New()
 	job := AcquireJob(t, daemon, id, nil)
 	require.Equal(t, codersdk.ProvisionerJobTypeTemplateVersionImport, job.Type)
@@ -96,7 +91,7 @@ func AwaitJob(t testing.TB, get func() (codersdk.ProvisionerJob, error)) codersd
 // authenticates with agentToken (a UUID). It returns the acquired job.
 func CompleteBuild(t testing.TB, daemon *codersdk.Client, buildID uuid.UUID, agentToken string) *codersdk.AcquiredJob {
 	t.Helper()
-	ctx := Context(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	id := uuid.New()
 	job := AcquireJob(t, daemon, id, nil)
 	require.NotNil(t, job.WorkspaceBuild, "acquired a %s job, not a build", job.Type)
