@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strconv"
 	"testing"
 	"testing/synctest"
@@ -81,5 +82,25 @@ func TestScriptLogsCloseHonoursContext(t *testing.T) {
 		// In the bubble time only moves when every goroutine waits: close
 		// returned without waiting for the send's timeout.
 		require.Equal(t, start, time.Now())
+	})
+}
+
+// Once coderd says the agent's log budget is spent (413), nothing more is
+// sent, and close does not report it as a failure: it was logged.
+func TestScriptLogsStopAtLogLimit(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var coderd logbatchtest.Sink[codersdk.AgentLog]
+		coderd.SetDown(status(http.StatusRequestEntityTooLarge))
+		var logs testutil.LockedBuffer
+		q := newScriptLogs(coderd.Send, testutil.TeeLogger(t, &logs), scriptLogPending)
+		q.add(scriptLine(0))
+		time.Sleep(scriptLogInterval)
+		synctest.Wait()
+		coderd.SetDown(nil)
+		q.add(scriptLine(1))
+		require.NoError(t, q.close(context.Background()))
+		require.Empty(t, coderd.Lines())
+		require.Contains(t, logs.String(), "startup log limit reached")
 	})
 }
