@@ -12,7 +12,9 @@
 // buffered channel and drop or coalesce when full. After a lost connection
 // every handler is called with ErrDroppedMessages, since notifications sent
 // while disconnected are gone; subscribers then re-read state from the
-// database.
+// database. The listener reconnects on the project's one retry schedule
+// (package backoff), from 100ms up to 5s. Close joins every goroutine; the
+// tests check that none leaks.
 package pubsub
 
 import (

@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/opencoder/coder/coderd/database/dbtestutil"
 	"github.com/opencoder/coder/coderd/pubsub"
@@ -21,16 +20,7 @@ import (
 // TestMain runs the tests against one PostgreSQL, then fails the run if
 // any goroutine outlived them: every listener, handler and waiter must be
 // joined by Close.
-func TestMain(m *testing.M) {
-	code := dbtestutil.Main(m)
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(dbtestutil.MainCheckLeaks(m)) }
 
 const waitLong = 30 * time.Second
 

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/opencoder/coder/coderd/database/builtinpg"
+	"github.com/opencoder/coder/testutil"
 )
 
 // helperDirEnv makes the test binary act as a `coder server` stand-in.
@@ -28,7 +29,7 @@ func TestHelperServer(t *testing.T) {
 	if dir == "" {
 		return
 	}
-	ctx := testContext(t)
+	ctx := testutil.Context(t, testutil.WaitLong)
 	s, err := builtinpg.Start(ctx, builtinpg.Options{Dir: dir, Fast: true})
 	if err != nil {
 		fmt.Println("error:", err)
@@ -40,7 +41,7 @@ func TestHelperServer(t *testing.T) {
 
 func TestServerDiesWithParent(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testutil.Context(t, testutil.WaitLong)
 	dir := t.TempDir()
 
 	helper := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHelperServer$", "-test.count=1")

@@ -5,7 +5,6 @@ package builtinpg_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -16,41 +15,19 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/opencoder/coder/coderd/database/builtinpg"
+	"github.com/opencoder/coder/testutil"
 )
-
-// testTimeout bounds each test; initdb plus a few starts fit well inside.
-const testTimeout = 2 * time.Minute
-
-func testContext(t testing.TB) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-// tWriter sends log output to t.Log so it shows only for failing tests.
-type tWriter struct{ t testing.TB }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
 
 // start starts a server and registers a Stop at cleanup.
 func start(ctx context.Context, t *testing.T, opts builtinpg.Options) *builtinpg.Server {
 	t.Helper()
 	if opts.Logger == nil {
-		opts.Logger = testLogger(t)
+		opts.Logger = testutil.Logger(t)
 	}
 	s, err := builtinpg.Start(ctx, opts)
 	require.NoError(t, err)
@@ -68,7 +45,7 @@ func connect(ctx context.Context, t *testing.T, url string) *pgx.Conn {
 
 func TestStartStopRestartKeepsData(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testutil.Context(t, testutil.WaitLong)
 	dir := filepath.Join(t.TempDir(), "postgres")
 
 	s := start(ctx, t, builtinpg.Options{Dir: dir, Fast: true})
@@ -117,7 +94,7 @@ func TestStartStopRestartKeepsData(t *testing.T) {
 
 func TestRememberedPortTakenPicksAnother(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testutil.Context(t, testutil.WaitLong)
 	dir := filepath.Join(t.TempDir(), "postgres")
 
 	s := start(ctx, t, builtinpg.Options{Dir: dir, Fast: true})
@@ -137,7 +114,7 @@ func TestRememberedPortTakenPicksAnother(t *testing.T) {
 
 func TestExplicitPort(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testutil.Context(t, testutil.WaitLong)
 	port := freePort(t)
 	s := start(ctx, t, builtinpg.Options{Dir: t.TempDir(), Port: port, Fast: true})
 	require.Equal(t, port, s.Port())
@@ -146,7 +123,7 @@ func TestExplicitPort(t *testing.T) {
 
 func TestSecondStartOnSameDirFails(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testutil.Context(t, testutil.WaitLong)
 	dir := t.TempDir()
 	s := start(ctx, t, builtinpg.Options{Dir: dir, Fast: true})
 
@@ -160,7 +137,7 @@ func TestSecondStartOnSameDirFails(t *testing.T) {
 
 func TestRecoversFromKilledServer(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testutil.Context(t, testutil.WaitLong)
 	dir := t.TempDir()
 	// Durable settings: with Fast, a commit may not survive kill -9.
 	s := start(ctx, t, builtinpg.Options{Dir: dir})
@@ -184,7 +161,7 @@ func TestRecoversFromKilledServer(t *testing.T) {
 
 func TestRecoversFromRecycledPID(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testutil.Context(t, testutil.WaitLong)
 	dir := t.TempDir()
 	s := start(ctx, t, builtinpg.Options{Dir: dir, Fast: true})
 	require.NoError(t, s.Stop(ctx))
@@ -205,7 +182,7 @@ func TestRecoversFromRecycledPID(t *testing.T) {
 
 func TestConcurrentStop(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testutil.Context(t, testutil.WaitLong)
 	s := start(ctx, t, builtinpg.Options{Dir: t.TempDir(), Fast: true})
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
@@ -227,7 +204,7 @@ func TestReadURLNeverInitialized(t *testing.T) {
 
 func TestStartRequiresDir(t *testing.T) {
 	t.Parallel()
-	_, err := builtinpg.Start(testContext(t), builtinpg.Options{})
+	_, err := builtinpg.Start(testutil.Context(t, testutil.WaitLong), builtinpg.Options{})
 	require.Error(t, err)
 }
 

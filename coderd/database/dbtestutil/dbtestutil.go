@@ -18,6 +18,9 @@
 //
 //	func TestMain(m *testing.M) { os.Exit(dbtestutil.Main(m)) }
 //
+// or through MainCheckLeaks, which then also fails the run if a goroutine
+// outlived the tests (goleak).
+//
 // House rule: the per-process server is the package's only state (one
 // unexported value, set up once); NewDB's signature, fixed for every test in
 // the repository, leaves no other place for it.
@@ -43,6 +46,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"go.uber.org/goleak"
 
 	"github.com/opencoder/coder/coderd/database/builtinpg"
 	"github.com/opencoder/coder/coderd/database/migrations"
@@ -91,6 +95,22 @@ func Main(m *testing.M) int {
 	if err := process.close(); err != nil {
 		fmt.Fprintln(os.Stderr, "dbtestutil:", err)
 		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
+
+// MainCheckLeaks is Main followed, when the tests passed, by a check that
+// no goroutine outlived them (goleak.Find with opts; each ignore option a
+// caller passes should say why that goroutine is not ours). Call it from
+// TestMain instead of Main in packages that promise to join everything
+// they start.
+func MainCheckLeaks(m *testing.M, opts ...goleak.Option) int {
+	code := Main(m)
+	if code == 0 {
+		if err := goleak.Find(opts...); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
 			code = 1
 		}
 	}

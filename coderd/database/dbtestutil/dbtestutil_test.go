@@ -7,33 +7,17 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/opencoder/coder/coderd/database/dbtestutil"
 	"github.com/opencoder/coder/coderd/database/migrations"
+	"github.com/opencoder/coder/testutil"
 )
 
-func TestMain(m *testing.M) {
-	code := dbtestutil.Main(m)
-	if code == 0 {
-		// After Main: the built-in server and admin pool must be gone too.
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-func testContext(t testing.TB) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
+// TestMain runs the tests against one PostgreSQL, then fails the run if
+// any goroutine outlived them (the built-in server and admin pool too).
+func TestMain(m *testing.M) { os.Exit(dbtestutil.MainCheckLeaks(m)) }
 
 func open(t testing.TB, url string) *sql.DB {
 	t.Helper()
@@ -54,7 +38,7 @@ func requireMigrated(ctx context.Context, t testing.TB, db *sql.DB) {
 
 func TestNewDBIsolatedAndMigrated(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testutil.Context(t, testutil.WaitLong)
 	urlA, urlB := dbtestutil.NewDB(t), dbtestutil.NewDB(t)
 	require.NotEqual(t, urlA, urlB)
 	a, b := open(t, urlA), open(t, urlB)
@@ -71,7 +55,7 @@ func TestNewDBIsolatedAndMigrated(t *testing.T) {
 
 func TestNewDBDroppedAtCleanup(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testutil.Context(t, testutil.WaitLong)
 	var name string
 	t.Run("owner", func(t *testing.T) {
 		db := open(t, dbtestutil.NewDB(t))
@@ -95,7 +79,7 @@ func TestNewDBParallel(t *testing.T) {
 	for i := range n {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			t.Parallel()
-			ctx := testContext(t)
+			ctx := testutil.Context(t, testutil.WaitLong)
 			db := open(t, dbtestutil.NewDB(t))
 			requireMigrated(ctx, t, db)
 			_, err := db.ExecContext(ctx, "CREATE TABLE mine (v int)")
