@@ -389,7 +389,18 @@ var provisioningMatrix = []provRow{
 	{"coordinate with my agent", "GET", "/api/v2/workspaceagents/{workspaceagent}/coordinate", dial(agentsPath, myAgent, "/coordinate"), authed(101, 101, 101, 101, 101)},
 	{"coordinate with their agent", "GET", "/api/v2/workspaceagents/{workspaceagent}/coordinate", dial(agentsPath, theirAgent, "/coordinate"), authed(404, 404, 403, 404, 101)},
 	{"coordinate with a missing agent", "GET", "/api/v2/workspaceagents/{workspaceagent}/coordinate", dial(agentsPath, lit(missingID), "/coordinate"), authed(404, 404, 404, 404, 404)},
+	// The terminal and ping are authorized like coordinate; the fixture's
+	// agents never connect, so callers who get through are told so (409).
+	{"terminal on my agent", "GET", "/api/v2/workspaceagents/{workspaceagent}/pty", at(agentsPath, myAgent, ptyQuery), authed(409, 409, 409, 409, 409)},
+	{"terminal on their agent", "GET", "/api/v2/workspaceagents/{workspaceagent}/pty", at(agentsPath, theirAgent, ptyQuery), authed(404, 404, 403, 404, 409)},
+	{"terminal on a missing agent", "GET", "/api/v2/workspaceagents/{workspaceagent}/pty", at(agentsPath, lit(missingID), ptyQuery), authed(404, 404, 404, 404, 404)},
+	{"ping my agent", "GET", "/api/v2/workspaceagents/{workspaceagent}/ping", at(agentsPath, myAgent, "/ping"), authed(409, 409, 409, 409, 409)},
+	{"ping their agent", "GET", "/api/v2/workspaceagents/{workspaceagent}/ping", at(agentsPath, theirAgent, "/ping"), authed(404, 404, 403, 404, 409)},
+	{"ping a missing agent", "GET", "/api/v2/workspaceagents/{workspaceagent}/ping", at(agentsPath, lit(missingID), "/ping"), authed(404, 404, 404, 404, 404)},
 }
+
+// ptyQuery is a valid web terminal query.
+const ptyQuery = "/pty?reconnect=6f1d1a5e-0a4b-4d5c-9a7e-2b3c4d5e6f70&width=80&height=24"
 
 // notFoundMessage is every "hidden or missing" answer, word for word, so
 // the two cannot be told apart.
