@@ -187,33 +187,17 @@ func New(client *codersdk.Client, opts Options) *Daemon {
 	if opts.Tags == nil {
 		opts.Tags = map[string]string{}
 	}
-	if opts.Concurrency <= 0 {
-		opts.Concurrency = 1
-	}
 	if opts.Logger == nil {
 		opts.Logger = discardLogger()
 	}
-	if opts.HeartbeatInterval <= 0 {
-		opts.HeartbeatInterval = DefaultHeartbeatInterval
-	}
-	if opts.LogFlushInterval <= 0 {
-		opts.LogFlushInterval = DefaultLogFlushInterval
-	}
-	if opts.LogBatchSize <= 0 {
-		opts.LogBatchSize = DefaultLogBatchSize
-	}
-	if opts.AcquireWait <= 0 {
-		opts.AcquireWait = DefaultAcquireWait
-	}
-	if opts.ReportTimeout <= 0 {
-		opts.ReportTimeout = DefaultReportTimeout
-	}
-	if opts.BackoffMin <= 0 {
-		opts.BackoffMin = backoff.DefaultMin
-	}
-	if opts.BackoffMax <= 0 {
-		opts.BackoffMax = backoff.DefaultMax
-	}
+	orDefault(&opts.Concurrency, 1)
+	orDefault(&opts.HeartbeatInterval, DefaultHeartbeatInterval)
+	orDefault(&opts.LogFlushInterval, DefaultLogFlushInterval)
+	orDefault(&opts.LogBatchSize, DefaultLogBatchSize)
+	orDefault(&opts.AcquireWait, DefaultAcquireWait)
+	orDefault(&opts.ReportTimeout, DefaultReportTimeout)
+	orDefault(&opts.BackoffMin, backoff.DefaultMin)
+	orDefault(&opts.BackoffMax, backoff.DefaultMax)
 	grace := opts.ForceCancelGrace
 	if grace <= 0 {
 		grace = DefaultForceCancelGrace
@@ -434,3 +418,10 @@ func (c *connState) observe(err error) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// orDefault sets an unset (zero or negative) option to its default.
+func orDefault[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}

@@ -3,7 +3,7 @@
 // and reports logs and results back. `coder provisioner start` runs one as
 // its own process; `coder server` may run built-in ones with the very same
 // code, over the very same HTTP protocol (codersdk.AcquireJob, UpdateJob,
-// CompleteJob, FailJob; see docs/ARCHITECTURE.md, "Job queue contract").
+// CompleteJob, FailJob; see docs/architecture.md).
 //
 // The life of a job in a daemon:
 //
@@ -29,8 +29,8 @@
 // If coderd answers 404 or 409 for a job (it was reaped, or handed to
 // another worker) the daemon stops running it and reports nothing: the job
 // is no longer ours. When coderd is unreachable the acquire loops reconnect
-// with jittered exponential backoff (100ms to 10s) and the daemon logs one
-// line per outage, not one per retry.
+// with jittered exponential backoff (package backoff, 100ms to 10s) and the
+// daemon logs one line per outage, not one per retry.
 //
 // House rules: the daemon imports codersdk and the runner it is given,
 // never coderd. Every goroutine it starts is joined by Shutdown or Close.

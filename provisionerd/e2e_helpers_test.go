@@ -1,10 +1,8 @@
 package provisionerd_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -23,6 +21,7 @@ import (
 	"github.com/opencoder/coder/codersdk"
 	"github.com/opencoder/coder/provisionerd"
 	"github.com/opencoder/coder/provisionerd/terraform"
+	"github.com/opencoder/coder/testutil"
 )
 
 // The tests in this package's _test files named e2e run a real coderd
@@ -69,7 +68,7 @@ func daemonClient(u *url.URL) *codersdk.Client {
 func startDaemon(t testing.TB, client *codersdk.Client, opts provisionerd.Options) *provisionerd.Daemon {
 	t.Helper()
 	if opts.Logger == nil {
-		opts.Logger = testLogger(t)
+		opts.Logger = testutil.Logger(t)
 	}
 	if opts.Name == "" {
 		opts.Name = "test-daemon"
@@ -165,7 +164,7 @@ func newTerraformRunner(t *testing.T) *provisionerd.TerraformRunner {
 		CacheDir:       t.TempDir(),
 		CLIConfigFile:  rc,
 		InterruptGrace: time.Minute,
-		Logger:         testLogger(t).With("component", "terraform"),
+		Logger:         testutil.Logger(t).With("component", "terraform"),
 	})
 	require.NoError(t, err)
 	return r
@@ -254,52 +253,6 @@ func (p *toggleProxy) up() {
 		return err == nil
 	}, 10*time.Second, 50*time.Millisecond, "re-listen on %s", p.addr)
 	p.serve(ln)
-}
-
-// syncBuffer is a goroutine-safe log destination.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// testLogger logs to the test, debug and up.
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-// teeLogger logs to the test and into buf.
-func teeLogger(t testing.TB, buf *syncBuffer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(multiWriter{testWriter{t}, buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type multiWriter []interface{ Write([]byte) (int, error) }
-
-func (m multiWriter) Write(p []byte) (int, error) {
-	for _, w := range m {
-		if _, err := w.Write(p); err != nil {
-			return 0, err
-		}
-	}
-	return len(p), nil
 }
 
 // isCtxErr reports a context error (for runners' results).

@@ -10,6 +10,7 @@ import (
 	"github.com/opencoder/coder/coderd/coderdtest"
 	"github.com/opencoder/coder/codersdk"
 	"github.com/opencoder/coder/provisionerd"
+	"github.com/opencoder/coder/testutil"
 )
 
 func TestDaemonReconnectsWhenCoderdComesBack(t *testing.T) {
@@ -18,11 +19,11 @@ func TestDaemonReconnectsWhenCoderdComesBack(t *testing.T) {
 	proxy := newToggleProxy(t, dep.srv.URL)
 	proxy.down()
 
-	logs := &syncBuffer{}
+	logs := &testutil.LockedBuffer{}
 	runner := newScriptedRunner()
 	close(runner.release)
 	d := startDaemon(t, daemonClient(proxy.URL()), provisionerd.Options{
-		Runner: runner, Concurrency: 3, Logger: teeLogger(t, logs),
+		Runner: runner, Concurrency: 3, Logger: testutil.TeeLogger(t, logs),
 		BackoffMin: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
 	})
 	// Many failed retries (3 loops, 10-50ms apart), one log line.

@@ -17,6 +17,7 @@ import (
 	"github.com/opencoder/coder/coderd/database/dbtestutil"
 	"github.com/opencoder/coder/codersdk"
 	"github.com/opencoder/coder/provisionerd"
+	"github.com/opencoder/coder/testutil"
 )
 
 // TestMain gives the tests their PostgreSQL (dbtestutil) and, once every
@@ -197,8 +198,8 @@ func TestDaemonStopsOnBadCredentials(t *testing.T) {
 	dep := newDeployment(t, nil)
 	c := codersdk.New(dep.srv.URL)
 	c.Header = http.Header{codersdk.ProvisionerDaemonPSKHeader: {"wrong"}}
-	logs := &syncBuffer{}
-	d := startDaemon(t, c, provisionerd.Options{Runner: newScriptedRunner(), Concurrency: 3, Logger: teeLogger(t, logs)})
+	logs := &testutil.LockedBuffer{}
+	d := startDaemon(t, c, provisionerd.Options{Runner: newScriptedRunner(), Concurrency: 3, Logger: testutil.TeeLogger(t, logs)})
 	select {
 	case <-d.Done():
 	case <-e2eContext(t).Done():

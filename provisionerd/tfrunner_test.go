@@ -10,6 +10,7 @@ import (
 
 	"github.com/opencoder/coder/codersdk"
 	"github.com/opencoder/coder/provisionerd/terraform"
+	"github.com/opencoder/coder/testutil"
 )
 
 func testProvisionerMetadata(transition string) codersdk.ProvisionerMetadata {
@@ -121,19 +122,19 @@ func TestTerraformRunnerErrorCodes(t *testing.T) {
 	}{
 		{
 			name:    "terraform syntax error",
-			source:  tarOf(t, map[string]string{"main.tf": "resource \"terraform_data\" \"x\" {\n"}),
+			source:  testutil.Tar(t, map[string]string{"main.tf": "resource \"terraform_data\" \"x\" {\n"}),
 			code:    codersdk.JobErrorCodeTerraform,
 			message: "Unclosed configuration block",
 		},
 		{
 			name:    "terraform plan error",
-			source:  tarOf(t, map[string]string{"main.tf": "output \"x\" {\n  value = terraform_data.nope.id\n}\n"}),
+			source:  testutil.Tar(t, map[string]string{"main.tf": "output \"x\" {\n  value = terraform_data.nope.id\n}\n"}),
 			code:    codersdk.JobErrorCodeTerraform,
 			message: "Reference to undeclared resource",
 		},
 		{
 			name:    "unsafe archive",
-			source:  tarOf(t, map[string]string{"main.tf": builtinTemplate, "../evil.tf": "#"}),
+			source:  testutil.Tar(t, map[string]string{"main.tf": builtinTemplate, "../evil.tf": "#"}),
 			code:    codersdk.JobErrorCodeInvalidTemplate,
 			message: "unsafe template archive",
 		},
@@ -144,7 +145,7 @@ func TestTerraformRunnerErrorCodes(t *testing.T) {
 		},
 		{
 			name:   "truncated tar",
-			source: tarOf(t, map[string]string{"main.tf": builtinTemplate})[:700],
+			source: testutil.Tar(t, map[string]string{"main.tf": builtinTemplate})[:700],
 			code:   codersdk.JobErrorCodeInvalidTemplate,
 		},
 		{
@@ -157,7 +158,7 @@ func TestTerraformRunnerErrorCodes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var logs logSink
-			_, err := r.Import(testContext(t), &codersdk.AcquiredJob{
+			_, err := r.Import(testutil.Context(t, testutil.WaitLong), &codersdk.AcquiredJob{
 				Type:                  codersdk.ProvisionerJobTypeTemplateVersionImport,
 				TemplateSourceArchive: tc.source,
 				TemplateImport:        &codersdk.AcquiredTemplateImport{},
@@ -170,18 +171,18 @@ func TestTerraformRunnerErrorCodes(t *testing.T) {
 
 	t.Run("canceled", func(t *testing.T) {
 		t.Parallel()
-		ctx, cancel := context.WithCancel(testContext(t))
+		ctx, cancel := context.WithCancel(testutil.Context(t, testutil.WaitLong))
 		cancel()
 		_, err := r.Import(ctx, &codersdk.AcquiredJob{
 			Type:                  codersdk.ProvisionerJobTypeTemplateVersionImport,
-			TemplateSourceArchive: tarOf(t, map[string]string{"main.tf": builtinTemplate}),
+			TemplateSourceArchive: testutil.Tar(t, map[string]string{"main.tf": builtinTemplate}),
 		}, nil)
 		require.Equal(t, codersdk.JobErrorCodeCanceled, ErrorCode(err), "error: %v", err)
 	})
 
 	t.Run("build without input", func(t *testing.T) {
 		t.Parallel()
-		_, err := r.Build(testContext(t), &codersdk.AcquiredJob{Type: codersdk.ProvisionerJobTypeWorkspaceBuild}, nil)
+		_, err := r.Build(testutil.Context(t, testutil.WaitLong), &codersdk.AcquiredJob{Type: codersdk.ProvisionerJobTypeWorkspaceBuild}, nil)
 		require.Equal(t, codersdk.JobErrorCodeInternal, ErrorCode(err))
 	})
 }
@@ -190,9 +191,9 @@ func TestTerraformRunnerFailedApplyKeepsPartialState(t *testing.T) {
 	t.Parallel()
 	r := newTestTerraformRunner(t, emptyConfig(t))
 	var logs logSink
-	res, err := r.Build(testContext(t), &codersdk.AcquiredJob{
+	res, err := r.Build(testutil.Context(t, testutil.WaitLong), &codersdk.AcquiredJob{
 		Type: codersdk.ProvisionerJobTypeWorkspaceBuild,
-		TemplateSourceArchive: tarOf(t, map[string]string{"main.tf": `
+		TemplateSourceArchive: testutil.Tar(t, map[string]string{"main.tf": `
 resource "terraform_data" "first" {}
 
 resource "terraform_data" "broken" {
@@ -214,11 +215,11 @@ resource "terraform_data" "broken" {
 
 func TestTerraformRunnerImport(t *testing.T) {
 	t.Parallel()
-	r := newTestTerraformRunner(t, toolchainConfig(t))
+	r := newTestTerraformRunner(t, testutil.ToolchainConfig(t))
 	var logs logSink
-	res, err := r.Import(testContext(t), &codersdk.AcquiredJob{
+	res, err := r.Import(testutil.Context(t, testutil.WaitLong), &codersdk.AcquiredJob{
 		Type: codersdk.ProvisionerJobTypeTemplateVersionImport,
-		TemplateSourceArchive: tarOf(t, map[string]string{
+		TemplateSourceArchive: testutil.Tar(t, map[string]string{
 			"README.md": "# Dev box\n",
 			"main.tf": coderProvider + `
 data "coder_workspace" "me" {}
@@ -237,12 +238,7 @@ data "coder_parameter" "region" {
   }
 }
 
-resource "coder_agent" "main" {
-  count = data.coder_workspace.me.start_count
-  os    = "linux"
-  arch  = "amd64"
-}
-
+` + mainAgent + `
 resource "terraform_data" "box" {
   count = data.coder_workspace.me.start_count
   input = coder_agent.main[0].id
@@ -277,8 +273,8 @@ resource "terraform_data" "home" {}
 
 func TestTerraformRunnerBuildLifecycle(t *testing.T) {
 	t.Parallel()
-	r := newTestTerraformRunner(t, toolchainConfig(t))
-	source := tarOf(t, map[string]string{"main.tf": coderProvider + `
+	r := newTestTerraformRunner(t, testutil.ToolchainConfig(t))
+	source := testutil.Tar(t, map[string]string{"main.tf": coderProvider + `
 data "coder_workspace" "me" {}
 data "coder_workspace_owner" "me" {}
 
@@ -289,12 +285,7 @@ data "coder_parameter" "size" {
   mutable = true
 }
 
-resource "coder_agent" "main" {
-  count = data.coder_workspace.me.start_count
-  os    = "linux"
-  arch  = "amd64"
-}
-
+` + mainAgent + `
 resource "terraform_data" "box" {
   count = data.coder_workspace.me.start_count
   input = coder_agent.main[0].token
@@ -315,7 +306,7 @@ output "seen" {
 	build := func(transition string, state []byte) *codersdk.CompletedWorkspaceBuild {
 		t.Helper()
 		var logs logSink
-		res, err := r.Build(testContext(t), &codersdk.AcquiredJob{
+		res, err := r.Build(testutil.Context(t, testutil.WaitLong), &codersdk.AcquiredJob{
 			Type:                  codersdk.ProvisionerJobTypeWorkspaceBuild,
 			TemplateSourceArchive: source,
 			WorkspaceBuild: &codersdk.AcquiredWorkspaceBuild{
@@ -379,3 +370,13 @@ func stateOutput(t *testing.T, state []byte, name string) map[string]any {
 	require.NoError(t, json.Unmarshal(state, &s))
 	return s.Outputs[name].Value
 }
+
+// mainAgent is the templates' coder_agent "main": one per started
+// workspace.
+const mainAgent = `
+resource "coder_agent" "main" {
+  count = data.coder_workspace.me.start_count
+  os    = "linux"
+  arch  = "amd64"
+}
+`

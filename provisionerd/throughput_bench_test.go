@@ -3,8 +3,6 @@ package provisionerd_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/opencoder/coder/codersdk"
 	"github.com/opencoder/coder/provisionerd"
 	"github.com/opencoder/coder/provisionerd/terraform"
+	"github.com/opencoder/coder/testutil"
 )
 
 // Sizes of BenchmarkJobThroughput's two runs.
@@ -65,10 +64,15 @@ resource "terraform_data" "home" {
 // queue-share-% is the queue's part of a Terraform build's cost: the time
 // per job of the first run over that of the second.
 func BenchmarkJobThroughput(b *testing.B) {
+	queueJobs, tfJobs := throughputQueueJobs, throughputTerraformJobs
+	if testing.Short() {
+		// The CI smoke: enough jobs to keep every daemon busy once.
+		queueJobs, tfJobs = throughputDaemons*2, throughputDaemons
+	}
 	var queueRate, tfRate float64
 	for b.Loop() {
-		queueRate = measureThroughput(b, func() provisionerd.JobRunner { return instantRunner{} }, throughputQueueJobs)
-		tfRate = measureThroughput(b, func() provisionerd.JobRunner { return newMirrorTerraformRunner(b) }, throughputTerraformJobs)
+		queueRate = measureThroughput(b, func() provisionerd.JobRunner { return instantRunner{} }, queueJobs)
+		tfRate = measureThroughput(b, func() provisionerd.JobRunner { return newMirrorTerraformRunner(b) }, tfJobs)
 	}
 	b.ReportMetric(queueRate, "queue-jobs/s")
 	b.ReportMetric(tfRate, "tf-jobs/s")
@@ -160,10 +164,7 @@ func (instantRunner) Build(context.Context, *codersdk.AcquiredJob, func(codersdk
 // toolchain: Terraform from PATH, providers from .toolchain/mirror only.
 func newMirrorTerraformRunner(b *testing.B) *provisionerd.TerraformRunner {
 	b.Helper()
-	rc, err := filepath.Abs(filepath.Join("..", ".toolchain", "terraformrc"))
-	require.NoError(b, err)
-	_, err = os.Stat(rc)
-	require.NoError(b, err, "the offline Terraform toolchain is missing: run `make toolchain`")
+	rc := testutil.ToolchainConfig(b)
 	r, err := provisionerd.NewTerraformRunner(coderdtest.Context(b, time.Minute), terraform.Options{
 		CacheDir:       b.TempDir(),
 		CLIConfigFile:  rc,

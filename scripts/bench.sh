@@ -22,6 +22,8 @@ cd "$(dirname "$0")/.."
 export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
 export GOFLAGS="${GOFLAGS:--mod=mod}"
 BENCHTIME="${BENCHTIME:-3s}"
+# The product's build tags (the Makefile's GO_TAGS).
+GO_TAGS="${GO_TAGS-ts_debug_websockets}"
 COUNT="${COUNT:-1}"
 FILTER="${1:-.}"
 
@@ -59,7 +61,7 @@ for entry in "${BENCHMARKS[@]}"; do
 	start=$SECONDS
 	# -timeout: go test's default of 10m would cut the end-to-end ones
 	# short on a slow machine.
-	if ! go test -run '^$' -bench "^${name}\$" -benchtime "${benchtime:-$BENCHTIME}" -count "$COUNT" -timeout 30m "$pkg" >"$out.run" 2>&1; then
+	if ! go test -tags "$GO_TAGS" -run '^$' -bench "^${name}\$" -benchtime "${benchtime:-$BENCHTIME}" -count "$COUNT" -timeout 30m "$pkg" >"$out.run" 2>&1; then
 		cat "$out.run" >&2
 		echo "bench.sh: $name failed" >&2
 		failed+=("$name")

@@ -121,8 +121,13 @@ func pump(b *testing.B, nc net.Conn) {
 // disjoint agents. Reported: latency of an update (p50/p99) and the memory
 // (heap plus goroutine stacks) held per connected pair, both ends' streams
 // included.
+// With -short (the CI smoke) only the smallest size runs.
 func BenchmarkCoordinator(b *testing.B) {
-	for _, pairs := range []int{10, 100, 1000} {
+	sizes := []int{10, 100, 1000}
+	if testing.Short() {
+		sizes = sizes[:1]
+	}
+	for _, pairs := range sizes {
 		b.Run(fmt.Sprintf("pairs=%d", pairs), func(b *testing.B) {
 			benchCoordinator(b, pairs)
 		})

@@ -6,25 +6,18 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/opencoder/coder/testutil"
 )
 
-const benchTemplate = providerBlock + `
-data "coder_workspace" "me" {}
-data "coder_workspace_owner" "me" {}
-
+const benchTemplate = providerBlock + workspaceData + `
 data "coder_parameter" "size" {
   name    = "size"
   type    = "number"
   default = "1"
 }
 
-resource "coder_agent" "main" {
-  count          = data.coder_workspace.me.start_count
-  os             = "linux"
-  arch           = "amd64"
-  startup_script = "echo hi"
-}
-
+` + mainAgent + `
 resource "coder_app" "code" {
   count    = data.coder_workspace.me.start_count
   agent_id = coder_agent.main[0].id
@@ -56,8 +49,8 @@ resource "terraform_data" "home" {
 // and the ratios of the first to the other two.
 func BenchmarkBuild(b *testing.B) {
 	r := newTestRunner(b)
-	ctx := testContext(b)
-	source := tarOf(b, map[string]string{"main.tf": benchTemplate})
+	ctx := testutil.Context(b, testutil.WaitLong)
+	source := testutil.Tar(b, map[string]string{"main.tf": benchTemplate})
 	meta := testMetadata(TransitionStart)
 
 	envMap, err := r.jobEnv(meta, TransitionStart, nil, nil)

@@ -9,12 +9,10 @@ import (
 	"testing"
 
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/testutil"
 )
 
-const buildTemplate = providerBlock + `
-data "coder_workspace" "me" {}
-data "coder_workspace_owner" "me" {}
-
+const buildTemplate = providerBlock + workspaceData + `
 data "coder_parameter" "size" {
   name    = "size"
   type    = "number"
@@ -27,13 +25,7 @@ data "coder_parameter" "size" {
   }
 }
 
-resource "coder_agent" "main" {
-  count          = data.coder_workspace.me.start_count
-  os             = "linux"
-  arch           = "amd64"
-  startup_script = "echo hi"
-}
-
+` + mainAgent + `
 resource "terraform_data" "box" {
   count = data.coder_workspace.me.start_count
   input = {
@@ -180,8 +172,8 @@ func TestBuildLifecycle(t *testing.T) {
 		"UNLISTED_VAR=should-not-pass",
 	)
 	r := newTestRunner(t, func(o *Options) { o.Environ = environ })
-	ctx := testContext(t)
-	source := tarOf(t, map[string]string{"main.tf": buildTemplate})
+	ctx := testutil.Context(t, testutil.WaitLong)
+	source := testutil.Tar(t, map[string]string{"main.tf": buildTemplate})
 
 	build := func(t *testing.T, transition Transition, state []byte, size, prevSize string) (*BuildResult, *logRecorder, error) {
 		t.Helper()
@@ -366,8 +358,8 @@ func TestBuildFailedApplyReturnsPartialState(t *testing.T) {
 	t.Parallel()
 	r := newTestRunner(t)
 	logs := newLogRecorder(t)
-	res, err := r.Build(testContext(t), BuildRequest{
-		Source: tarOf(t, map[string]string{"main.tf": `
+	res, err := r.Build(testutil.Context(t, testutil.WaitLong), BuildRequest{
+		Source: testutil.Tar(t, map[string]string{"main.tf": `
 resource "terraform_data" "ok" {
   input = "fine"
 }
@@ -412,8 +404,8 @@ resource "terraform_data" "bad" {
 func TestConcurrentBuildsShareCache(t *testing.T) {
 	t.Parallel()
 	r := newTestRunner(t)
-	ctx := testContext(t)
-	source := tarOf(t, map[string]string{"main.tf": benchTemplate})
+	ctx := testutil.Context(t, testutil.WaitLong)
+	source := testutil.Tar(t, map[string]string{"main.tf": benchTemplate})
 	errs := make(chan error, 3)
 	for i := 0; i < 3; i++ {
 		go func() {

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/opencoder/coder/testutil"
 )
 
 func TestBuildCancelInterruptsTerraform(t *testing.T) {
@@ -19,7 +21,7 @@ func TestBuildCancelInterruptsTerraform(t *testing.T) {
 	meta := testMetadata(TransitionStart)
 	meta.WorkspaceID = newUUID() // marks every process of this build
 
-	ctx, cancel := context.WithCancel(testContext(t))
+	ctx, cancel := context.WithCancel(testutil.Context(t, testutil.WaitLong))
 	defer cancel()
 	logs := newLogRecorder(t)
 	type outcome struct {
@@ -29,7 +31,7 @@ func TestBuildCancelInterruptsTerraform(t *testing.T) {
 	done := make(chan outcome, 1)
 	go func() {
 		res, err := r.Build(ctx, BuildRequest{
-			Source: tarOf(t, map[string]string{"main.tf": `
+			Source: testutil.Tar(t, map[string]string{"main.tf": `
 variable "pidfile" {
   type = string
 }

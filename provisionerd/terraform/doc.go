@@ -31,6 +31,9 @@
 //   - A Terraform failure is returned as *Error, whose message carries
 //     Terraform's own diagnostics (summary, detail, file:line).
 //
+// The plans, states and graphs it decodes come from user templates; their
+// conversion (convert.go, graph.go, parameters.go) has fuzz targets.
+//
 // A Runner is safe for concurrent use: jobs share only the read-only
 // configuration and the provider plugin cache, whose writers (terraform init)
 // are serialised with a file lock so several daemons, in one process or many,

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/opencoder/coder/testutil"
 )
 
 type tarEntry struct {
@@ -107,7 +109,7 @@ func TestExtractTar(t *testing.T) {
 			if err := os.Mkdir(dst, 0o700); err != nil {
 				t.Fatal(err)
 			}
-			err := extractTar(testContext(t), dst, rawTar(t, tc.entries...))
+			err := extractTar(testutil.Context(t, testutil.WaitLong), dst, rawTar(t, tc.entries...))
 			if tc.unsafe {
 				if !errors.Is(err, ErrUnsafeArchive) {
 					t.Fatalf("err = %v, want ErrUnsafeArchive", err)
@@ -142,7 +144,7 @@ func TestExtractTarGzip(t *testing.T) {
 		t.Fatal(err)
 	}
 	dst := t.TempDir()
-	if err := extractTar(testContext(t), dst, buf.Bytes()); err != nil {
+	if err := extractTar(testutil.Context(t, testutil.WaitLong), dst, buf.Bytes()); err != nil {
 		t.Fatal(err)
 	}
 	if b, err := os.ReadFile(filepath.Join(dst, "main.tf")); err != nil || string(b) != "gz" {

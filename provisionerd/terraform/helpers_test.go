@@ -1,54 +1,20 @@
 package terraform
 
 import (
-	"archive/tar"
-	"bytes"
-	"context"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/testutil"
 )
 
 // Tests run the real Terraform found on PATH with the real coder provider,
 // installed offline from the filesystem mirror that `make toolchain` builds
 // into <repo>/.toolchain.
-
-const testTimeout = 3 * time.Minute
-
-func testContext(t testing.TB) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// toolchainDir is <repo>/.toolchain.
-func toolchainDir(t testing.TB) string {
-	t.Helper()
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return filepath.Join(wd, "..", "..", ".toolchain")
-}
-
-// toolchainConfig is the CLI config pointing at the repo's provider mirror.
-func toolchainConfig(t testing.TB) string {
-	t.Helper()
-	cfg := filepath.Join(toolchainDir(t), "terraformrc")
-	if _, err := os.Stat(cfg); err != nil {
-		t.Fatalf("%s not found: run `make toolchain` first (it builds the coder provider into a local filesystem mirror)", cfg)
-	}
-	return cfg
-}
 
 // testTerraformPath is "" (let New search PATH) when terraform or tofu is
 // on PATH, else a binary `make toolchain` built into .toolchain/bin.
@@ -60,7 +26,7 @@ func testTerraformPath(t testing.TB) string {
 		}
 	}
 	for _, name := range []string{"terraform", "tofu"} {
-		p := filepath.Join(toolchainDir(t), "bin", name)
+		p := filepath.Join(testutil.ToolchainDir(t), "bin", name)
 		if _, err := os.Stat(p); err == nil {
 			return p
 		}
@@ -76,48 +42,17 @@ func newTestRunner(t testing.TB, opts ...runnerOption) *Runner {
 	o := Options{
 		CacheDir:      t.TempDir(),
 		TerraformPath: testTerraformPath(t),
-		CLIConfigFile: toolchainConfig(t),
-		Logger:        slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		CLIConfigFile: testutil.ToolchainConfig(t),
+		Logger:        testutil.Logger(t),
 	}
 	for _, f := range opts {
 		f(&o)
 	}
-	r, err := New(testContext(t), o)
+	r, err := New(testutil.Context(t, testutil.WaitLong), o)
 	if err != nil {
 		t.Fatalf("new runner: %v", err)
 	}
 	return r
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-// tarOf archives files (name -> content) in name order.
-func tarOf(t testing.TB, files map[string]string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		if err := tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: int64(len(files[n])), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write([]byte(files[n])); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 // logRecorder collects job logs; Logf may be called from any goroutine.
@@ -179,3 +114,20 @@ func assertWorkDirClean(t testing.TB, r *Runner) {
 		}
 	}
 }
+
+// workspaceData are the data sources the templates here read.
+const workspaceData = `
+data "coder_workspace" "me" {}
+data "coder_workspace_owner" "me" {}
+`
+
+// mainAgent is the templates' coder_agent "main": one per started
+// workspace.
+const mainAgent = `
+resource "coder_agent" "main" {
+  count          = data.coder_workspace.me.start_count
+  os             = "linux"
+  arch           = "amd64"
+  startup_script = "echo hi"
+}
+`

@@ -9,12 +9,10 @@ import (
 	"testing"
 
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/testutil"
 )
 
-const importTemplate = providerBlock + `
-data "coder_workspace" "me" {}
-data "coder_workspace_owner" "me" {}
-
+const importTemplate = providerBlock + workspaceData + `
 data "coder_parameter" "region" {
   name         = "region"
   display_name = "Region"
@@ -236,8 +234,8 @@ func TestImport(t *testing.T) {
 	r := newTestRunner(t)
 	logs := newLogRecorder(t)
 	readme := "# Dev template\n\nA test template.\n"
-	res, err := r.Import(testContext(t), ImportRequest{
-		Source:   tarOf(t, map[string]string{"main.tf": importTemplate, "README.md": readme}),
+	res, err := r.Import(testutil.Context(t, testutil.WaitLong), ImportRequest{
+		Source:   testutil.Tar(t, map[string]string{"main.tf": importTemplate, "README.md": readme}),
 		Metadata: Metadata{AccessURL: "https://coder.test/"},
 		Logf:     logs.Logf,
 	})
@@ -381,7 +379,7 @@ func TestImportErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			logs := newLogRecorder(t)
-			_, err := r.Import(testContext(t), ImportRequest{Source: tarOf(t, tc.files), Logf: logs.Logf})
+			_, err := r.Import(testutil.Context(t, testutil.WaitLong), ImportRequest{Source: testutil.Tar(t, tc.files), Logf: logs.Logf})
 			if err == nil {
 				t.Fatal("import succeeded")
 			}
@@ -405,8 +403,8 @@ func TestImportRejectsUnsafeArchive(t *testing.T) {
 	t.Parallel()
 	r := newTestRunner(t)
 	outside := filepath.Join(r.workDir, "..", "evil.tf")
-	_, err := r.Import(testContext(t), ImportRequest{
-		Source: tarOf(t, map[string]string{"main.tf": providerBlock, "../evil.tf": "# escaped"}),
+	_, err := r.Import(testutil.Context(t, testutil.WaitLong), ImportRequest{
+		Source: testutil.Tar(t, map[string]string{"main.tf": providerBlock, "../evil.tf": "# escaped"}),
 	})
 	if !errors.Is(err, ErrUnsafeArchive) {
 		t.Fatalf("err = %v, want ErrUnsafeArchive", err)

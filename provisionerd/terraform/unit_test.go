@@ -11,6 +11,7 @@ import (
 	tfjson "github.com/hashicorp/terraform-json"
 
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/testutil"
 )
 
 func TestResourceConfigAddr(t *testing.T) {
@@ -210,8 +211,8 @@ func TestPlaintext(t *testing.T) {
 
 func TestNewFindsTerraform(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
-	cfg := toolchainConfig(t)
+	ctx := testutil.Context(t, testutil.WaitLong)
+	cfg := testutil.ToolchainConfig(t)
 
 	// An old binary on PATH is skipped; with nothing else and no download
 	// allowed, the error says what to do.
@@ -267,17 +268,17 @@ func TestNewFindsTerraform(t *testing.T) {
 func TestLockFileHonoursContext(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "lock")
-	unlock, err := lockFile(testContext(t), path)
+	unlock, err := lockFile(testutil.Context(t, testutil.WaitLong), path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(testContext(t))
+	ctx, cancel := context.WithCancel(testutil.Context(t, testutil.WaitLong))
 	cancel()
 	if _, err := lockFile(ctx, path); !errors.Is(err, context.Canceled) {
 		t.Errorf("second lock while held: %v", err)
 	}
 	unlock()
-	unlock2, err := lockFile(testContext(t), path)
+	unlock2, err := lockFile(testutil.Context(t, testutil.WaitLong), path)
 	if err != nil {
 		t.Fatalf("lock after unlock: %v", err)
 	}
