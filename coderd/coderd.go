@@ -39,6 +39,7 @@ import (
 	"github.com/opencoder/coder/coderd/rbac"
 	"github.com/opencoder/coder/coderd/servertailnet"
 	"github.com/opencoder/coder/coderd/userpassword"
+	"github.com/opencoder/coder/coderd/workspaceapps"
 	"github.com/opencoder/coder/codersdk"
 )
 
@@ -94,6 +95,13 @@ type Options struct {
 	// tunnel to an agent after its last connection through it closed;
 	// zero means servertailnet.DefaultIdleTimeout.
 	AgentConnIdleTimeout time.Duration
+	// WildcardAccessURL ("*.apps.example.com") turns on subdomain apps:
+	// each app on its own origin, the mode apps that need the root path
+	// (Jupyter, Vite) want. Empty: path apps only.
+	WildcardAccessURL string
+	// DisablePathApps refuses apps at /@user/workspace/apps/..., which
+	// share the dashboard's origin.
+	DisablePathApps bool
 	// AgentBinariesDir holds coder-<os>-<arch> binaries for /bin.
 	AgentBinariesDir string
 	// DetachedWriteTimeout bounds database writes that must outlive their
@@ -118,6 +126,9 @@ type API struct {
 	// bridges are the web terminals running through it.
 	serverTailnet *servertailnet.Server
 	bridges       bridgeGroup
+	router        chi.Router
+	// apps proxies workspace apps (nil without a tailnet).
+	apps *workspaceapps.Server
 }
 
 // New builds the API and its routes and starts its background loops; Close
@@ -171,7 +182,16 @@ func New(ctx context.Context, opts Options) (*API, error) {
 		return nil, fmt.Errorf("start server tailnet: %w", err)
 	}
 	api := &API{opts: opts, provisioners: prov, serverTailnet: stn}
-	api.handler = api.routes()
+	fail := func(err error) (*API, error) {
+		return nil, errors.Join(err, api.Close())
+	}
+	if api.apps, err = api.newAppsServer(ctx); err != nil {
+		return fail(fmt.Errorf("start workspace apps: %w", err))
+	}
+	api.router = api.routes()
+	if api.handler, err = api.mountBrowser(api.router); err != nil {
+		return fail(err)
+	}
 	return api, nil
 }
 
@@ -185,8 +205,11 @@ func (api *API) Close() error {
 // per "<os>_<arch>" (see provisionerdserver.AgentInitScripts).
 func AgentInitScripts() map[string]string { return provisionerdserver.AgentInitScripts() }
 
-// Handler serves the API.
+// Handler serves the API, the dashboard and workspace apps.
 func (api *API) Handler() http.Handler { return api.handler }
+
+// Routes is the API's router, for tests that walk every route.
+func (api *API) Routes() chi.Routes { return api.router }
 
 func (api *API) now() time.Time { return api.opts.Now().UTC().Truncate(time.Microsecond) }
 
@@ -196,7 +219,7 @@ func (api *API) detached(ctx context.Context) (context.Context, context.CancelFu
 	return context.WithTimeout(context.WithoutCancel(ctx), api.opts.DetachedWriteTimeout)
 }
 
-func (api *API) routes() http.Handler {
+func (api *API) routes() chi.Router {
 	log := api.opts.Logger
 	r := chi.NewRouter()
 	r.Use(httpmw.RequestID, httpmw.Recover(log), httpmw.Logger(log), httpmw.ValidText, func(next http.Handler) http.Handler {
@@ -219,9 +242,7 @@ func (api *API) routes() http.Handler {
 		r.Handle("/derp/*", api.opts.DERPHandler)
 	}
 
-	auth := httpmw.ExtractAPIKey(httpmw.APIKeyOptions{
-		DB: api.opts.DB, Logger: log, SessionLifetime: api.opts.SessionLifetime, Now: api.opts.Now,
-	})
+	auth := httpmw.ExtractAPIKey(api.apiKeyOptions())
 	loginLimit := httpmw.NewRateLimiter(api.opts.LoginRateBurst, api.opts.LoginRateInterval, api.opts.Now)
 
 	r.Route("/api/v2", func(r chi.Router) {
@@ -234,6 +255,8 @@ func (api *API) routes() http.Handler {
 		})
 		r.Get("/buildinfo", api.buildInfo)
 		r.Get("/derp-map", api.derpMapHandler)
+		// Checks the session itself: it answers browsers with redirects.
+		r.Get("/applications/auth-redirect", api.appAuthRedirect)
 		r.Route("/workspaceagents/me", func(r chi.Router) {
 			r.Use(api.extractAgent)
 			r.Get("/manifest", api.agentManifest)

@@ -4,7 +4,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/opencoder/coder/coderd/coderdtest"
 	"github.com/opencoder/coder/codersdk"
-	"github.com/opencoder/coder/site"
 	"github.com/opencoder/coder/testutil"
 )
 
@@ -24,25 +22,12 @@ type dashboard struct {
 	Server *coderdtest.Server
 }
 
-// newDashboard starts coderd (real PostgreSQL) and serves the dashboard
-// and the API on one test server, as coderd does on its port.
+// newDashboard starts coderd (real PostgreSQL), which serves the dashboard
+// and the API on one port.
 func newDashboard(t *testing.T) *dashboard {
 	t.Helper()
-	client, srv := coderdtest.New(t, nil)
-	api := srv.API.Handler()
-	s, err := site.New(site.Options{API: api, Logger: testutil.Logger(t)})
-	require.NoError(t, err)
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/api/") {
-			api.ServeHTTP(w, r)
-			return
-		}
-		s.ServeHTTP(w, r)
-	}))
-	t.Cleanup(front.Close)
-	u, err := url.Parse(front.URL)
-	require.NoError(t, err)
-	return &dashboard{URL: u, Client: client, Server: srv}
+	client, srv := coderdtest.New(t, &coderdtest.Options{Logger: testutil.Logger(t)})
+	return &dashboard{URL: srv.URL, Client: client, Server: srv}
 }
 
 // browser is an HTTP client with a cookie jar that does not follow

@@ -78,12 +78,6 @@ func (s *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.router.ServeHTTP(w, r)
 }
 
-// Paths lists the top-level path patterns the dashboard owns, for coderd to
-// mount (everything else on the port is the API, DERP and binaries).
-func Paths() []string {
-	return []string{"/", "/login", "/setup", "/logout", "/workspaces", "/workspaces/*", "/templates", "/templates/*", "/@{user}/*", "/account", "/account/*", "/static/*"}
-}
-
 func (s *Site) routes() chi.Router {
 	r := chi.NewRouter()
 	r.Use(securityHeaders)

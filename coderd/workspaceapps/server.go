@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -289,9 +290,18 @@ func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 
 var errorPage = template.Must(template.New("").Parse(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{{.Status}} · App</title></head><body><h1>{{.Status}} {{.Text}}</h1><p>{{.Message}}</p></body></html>`))
 
-func (s *Server) fail(w http.ResponseWriter, _ *http.Request, status int, msg string) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+// fail answers an error: a small page for browsers, the API's JSON error
+// shape for everything else (scripts, and the API's own conventions for
+// /api/v2 routes).
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	w.Header().Set("Cache-Control", "no-store")
+	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]string{"message": msg})
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'")
 	w.WriteHeader(status)
 	_ = errorPage.Execute(w, map[string]any{"Status": status, "Text": http.StatusText(status), "Message": msg})
