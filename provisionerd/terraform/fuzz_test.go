@@ -1,13 +1,12 @@
 package terraform
 
 import (
-	"bytes"
-	"encoding/json"
 	"testing"
 
 	tfjson "github.com/hashicorp/terraform-json"
 
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/testutil"
 )
 
 // The conversions below read what `terraform show -json` and `terraform
@@ -97,7 +96,7 @@ func FuzzConvertPlan(f *testing.F) {
 		}
 		params, err := convertParameters(dataSources)
 		if err == nil {
-			roundTrip(t, params)
+			testutil.StableJSON(t, params)
 		}
 	})
 }
@@ -118,28 +117,7 @@ func checkConverted(t *testing.T, resources []codersdk.ProvisionerResource) {
 			names[a.Name] = true
 		}
 	}
-	roundTrip(t, resources)
-}
-
-// roundTrip checks that v, once sent as JSON and decoded by the other side,
-// encodes to the same bytes: nothing is lost or reshaped on the wire.
-func roundTrip[T any](t *testing.T, v T) {
-	t.Helper()
-	first, err := json.Marshal(v)
-	if err != nil {
-		t.Fatalf("encode converted value: %v", err)
-	}
-	var back T
-	if err := json.Unmarshal(first, &back); err != nil {
-		t.Fatalf("decode converted value: %v\n%s", err, first)
-	}
-	second, err := json.Marshal(back)
-	if err != nil {
-		t.Fatalf("re-encode converted value: %v", err)
-	}
-	if !bytes.Equal(first, second) {
-		t.Fatalf("JSON round trip changed the value:\n%s\n%s", first, second)
-	}
+	testutil.StableJSON(t, resources)
 }
 
 // TestFuzzSeedsConvert keeps the fuzz seeds meaningful: the realistic ones

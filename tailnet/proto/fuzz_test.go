@@ -1,11 +1,11 @@
 package proto_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"testing"
 
 	"github.com/opencoder/coder/tailnet/proto"
+	"github.com/opencoder/coder/testutil"
 )
 
 // The coordination messages are JSON from the other side of a websocket.
@@ -31,7 +31,7 @@ func FuzzCoordinateRequest(f *testing.F) {
 		if json.Unmarshal([]byte(msg), &req) != nil {
 			return
 		}
-		stable(t, &req)
+		testutil.StableJSON(t, &req)
 	})
 }
 
@@ -46,26 +46,6 @@ func FuzzCoordinateResponse(f *testing.F) {
 		if json.Unmarshal([]byte(msg), &resp) != nil {
 			return
 		}
-		stable(t, &resp)
+		testutil.StableJSON(t, &resp)
 	})
-}
-
-// stable checks the encoding of a decoded message is a fixed point.
-func stable[T any](t *testing.T, v *T) {
-	t.Helper()
-	first, err := json.Marshal(v)
-	if err != nil {
-		t.Fatalf("encode a decoded message: %v", err)
-	}
-	var back T
-	if err := json.Unmarshal(first, &back); err != nil {
-		t.Fatalf("decode an encoded message: %v\n%s", err, first)
-	}
-	second, err := json.Marshal(&back)
-	if err != nil {
-		t.Fatalf("re-encode: %v", err)
-	}
-	if !bytes.Equal(first, second) {
-		t.Fatalf("round trip changed the message:\n%s\n%s", first, second)
-	}
 }
