@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"mime"
 	"net/http"
 	"path"
@@ -92,13 +93,8 @@ func (api *API) file(w http.ResponseWriter, r *http.Request) {
 // exhaust it: entries with "..", absolute paths, links that point outside,
 // device files, and more than maxEntries entries.
 func checkTar(data []byte, maxEntries int) error {
-	tr := tar.NewReader(bytes.NewReader(data))
 	n := 0
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
+	for h, err := range tarEntries(data) {
 		if err != nil {
 			return fmt.Errorf("not a valid tar archive: %w", err)
 		}
@@ -131,6 +127,23 @@ func checkTar(data []byte, maxEntries int) error {
 		return errors.New("the archive is empty")
 	}
 	return nil
+}
+
+// tarEntries yields the headers of a tar archive in order; a read error is
+// yielded once, last.
+func tarEntries(data []byte) iter.Seq2[*tar.Header, error] {
+	return func(yield func(*tar.Header, error) bool) {
+		tr := tar.NewReader(bytes.NewReader(data))
+		for {
+			h, err := tr.Next()
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			if !yield(h, err) || err != nil {
+				return
+			}
+		}
+	}
 }
 
 func checkTarPath(p string) error {

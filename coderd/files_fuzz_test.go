@@ -2,9 +2,6 @@ package coderd
 
 import (
 	"archive/tar"
-	"bytes"
-	"errors"
-	"io"
 	"path"
 	"strings"
 	"testing"
@@ -57,13 +54,8 @@ func FuzzCheckTar(f *testing.F) {
 		if err := checkTar(data, fuzzMaxEntries); err != nil {
 			return
 		}
-		tr := tar.NewReader(bytes.NewReader(data))
 		n := 0
-		for {
-			h, err := tr.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
+		for h, err := range tarEntries(data) {
 			if err != nil {
 				t.Fatalf("accepted an archive that does not read: %v", err)
 			}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/opencoder/coder/coderd/apikey"
 	"github.com/opencoder/coder/coderd/coderdtest"
@@ -27,16 +25,7 @@ import (
 // TestMain runs the tests on real PostgreSQL (dbtestutil), then fails the
 // run if any goroutine outlived them: every server, subscription and
 // websocket a test starts must be stopped by its cleanup.
-func TestMain(m *testing.M) {
-	code := dbtestutil.Main(m)
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak: goroutines outlived the tests:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testutil.LeakCheck(dbtestutil.Main(m))) }
 
 // rawResponse is one answer as it came over the wire.
 type rawResponse struct {

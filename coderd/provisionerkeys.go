@@ -32,10 +32,7 @@ func (api *API) postProvisionerKey(w http.ResponseWriter, r *http.Request) {
 	}
 	var v httpapi.Validator
 	v.Username("name", req.Name)
-	_, tagErrs := provisionerdserver.ValidateTags("tags", req.Tags)
-	for _, e := range tagErrs {
-		v.Add(e.Field, "%s", e.Detail)
-	}
+	provisionerdserver.ValidateTags(&v, "tags", req.Tags)
 	if !v.OK() {
 		httpapi.Validation(w, "Invalid provisioner key.", v.Errors())
 		return

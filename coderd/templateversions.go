@@ -74,10 +74,7 @@ func (api *API) postTemplateVersion(w http.ResponseWriter, r *http.Request) {
 	if req.FileID == uuid.Nil {
 		v.Add("file_id", "is required")
 	}
-	tags, tagErrs := provisionerdserver.ValidateTags("tags", req.ProvisionerTags)
-	for _, e := range tagErrs {
-		v.Add(e.Field, "%s", e.Detail)
-	}
+	tags := provisionerdserver.ValidateTags(&v, "tags", req.ProvisionerTags)
 	if !v.OK() {
 		httpapi.Validation(w, "Invalid template version.", v.Errors())
 		return

@@ -42,10 +42,7 @@ func (s *Server) AcquireJob(w http.ResponseWriter, r *http.Request) {
 	if req.WaitSeconds < 0 || req.WaitSeconds > 300 {
 		v.Add("wait_seconds", "must be between 0 and 300")
 	}
-	tags, tagErrs := ValidateTags("tags", req.Tags)
-	for _, e := range tagErrs {
-		v.Add(e.Field, "%s", e.Detail)
-	}
+	tags := ValidateTags(&v, "tags", req.Tags)
 	if d.KeyTags != nil {
 		if len(req.Tags) > 0 && !maps.Equal(tags, d.KeyTags) {
 			v.Add("tags", "a daemon using a provisioner key takes the key's tags; drop --tag or create a key with these tags")

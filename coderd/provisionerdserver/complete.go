@@ -3,7 +3,6 @@ package provisionerdserver
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -38,16 +37,8 @@ func (s *Server) CompleteJob(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	var conflict, badShape string
-	err := s.opts.DB.InTx(ctx, func(tx *database.Store) error {
-		job, err := tx.GetProvisionerJobByIDForUpdate(ctx, jobID)
-		if err != nil {
-			return err
-		}
-		if job.WorkerID == nil || *job.WorkerID != req.DaemonID || job.CompletedAt != nil {
-			conflict = "This job is not running on this daemon."
-			return nil
-		}
+	var badShape string
+	ok = s.endWorkerJob(w, r, jobID, req.DaemonID, "complete job", func(tx *database.Store, job database.ProvisionerJob) error {
 		now := s.now()
 		switch codersdk.ProvisionerJobType(job.Type) {
 		case codersdk.ProvisionerJobTypeTemplateVersionImport:
@@ -67,19 +58,10 @@ func (s *Server) CompleteJob(w http.ResponseWriter, r *http.Request) {
 				return err
 			}
 		}
-		_, err = tx.CompleteProvisionerJob(ctx, job.ID, nil, "", now)
+		_, err := tx.CompleteProvisionerJob(ctx, job.ID, nil, "", now)
 		return err
 	})
-	if errors.Is(err, database.ErrNotFound) {
-		httpapi.ResourceNotFound(w)
-		return
-	}
-	if err != nil {
-		httpapi.InternalError(w, r, s.opts.Logger, "complete job", err)
-		return
-	}
-	if conflict != "" {
-		httpapi.Error(w, http.StatusConflict, conflict)
+	if !ok {
 		return
 	}
 	if badShape != "" {

@@ -2,7 +2,6 @@ package provisionerdserver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -28,28 +27,10 @@ func (s *Server) FailJob(w http.ResponseWriter, r *http.Request) {
 	if req.Error == "" {
 		req.Error = "The provisioner reported a failure without a message."
 	}
-	var conflict bool
-	err := s.opts.DB.InTx(ctx, func(tx *database.Store) error {
-		job, err := tx.GetProvisionerJobByIDForUpdate(ctx, jobID)
-		if err != nil {
-			return err
-		}
-		if job.WorkerID == nil || *job.WorkerID != req.DaemonID || job.CompletedAt != nil {
-			conflict = true
-			return nil
-		}
-		return s.endJobWithError(ctx, tx, job, httpapi.Truncate(httpapi.NoNUL(req.Error), maxErrorBytes), httpapi.Truncate(httpapi.NoNUL(req.ErrorCode), 64), req.State)
-	})
-	if errors.Is(err, database.ErrNotFound) {
-		httpapi.ResourceNotFound(w)
-		return
-	}
-	if err != nil {
-		httpapi.InternalError(w, r, s.opts.Logger, "fail job", err)
-		return
-	}
-	if conflict {
-		httpapi.Error(w, http.StatusConflict, "This job is not running on this daemon.")
+	msg, code := httpapi.Truncate(httpapi.NoNUL(req.Error), maxErrorBytes), httpapi.Truncate(httpapi.NoNUL(req.ErrorCode), 64)
+	if !s.endWorkerJob(w, r, jobID, req.DaemonID, "fail job", func(tx *database.Store, job database.ProvisionerJob) error {
+		return s.endJobWithError(ctx, tx, job, msg, code, req.State)
+	}) {
 		return
 	}
 	s.publishJobLogs(ctx, jobID)

@@ -45,6 +45,39 @@ func (s *Server) workerJob(w http.ResponseWriter, r *http.Request, daemonID uuid
 	return id, true
 }
 
+// errNotRunningHere ends endWorkerJob's transaction when the job is not
+// running on the calling daemon.
+var errNotRunningHere = errors.New("job not running on this daemon")
+
+// endWorkerJob runs end in a transaction on the job, locked, once it is
+// known to be running on daemonID; on failure it answers the request (404,
+// 409 when the job is not running on this daemon, 500 naming what) and
+// returns false.
+func (s *Server) endWorkerJob(w http.ResponseWriter, r *http.Request, jobID, daemonID uuid.UUID, what string, end func(tx *database.Store, job database.ProvisionerJob) error) bool {
+	ctx := r.Context()
+	err := s.opts.DB.InTx(ctx, func(tx *database.Store) error {
+		job, err := tx.GetProvisionerJobByIDForUpdate(ctx, jobID)
+		if err != nil {
+			return err
+		}
+		if job.WorkerID == nil || *job.WorkerID != daemonID || job.CompletedAt != nil {
+			return errNotRunningHere
+		}
+		return end(tx, job)
+	})
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, database.ErrNotFound):
+		httpapi.ResourceNotFound(w)
+	case errors.Is(err, errNotRunningHere):
+		httpapi.Error(w, http.StatusConflict, "This job is not running on this daemon.")
+	default:
+		httpapi.InternalError(w, r, s.opts.Logger, what, err)
+	}
+	return false
+}
+
 // UpdateJob serves POST /{job}/update: a heartbeat with the daemon's new
 // log lines; the answer says whether the job was canceled.
 func (s *Server) UpdateJob(w http.ResponseWriter, r *http.Request) {
