@@ -2,8 +2,7 @@ package cli
 
 // This file holds what every command that waits on a provisioner job shares:
 // following the job's logs live (with its queue position while it waits),
-// rendering them, turning Ctrl-C into "stop following", confirmations, and
-// turning API errors into short messages.
+// rendering them, and turning Ctrl-C into "stop following".
 
 import (
 	"context"
@@ -12,7 +11,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"regexp"
 	"strings"
 	"time"
 
@@ -83,7 +81,7 @@ type jobFollower struct {
 func (f *jobFollower) follow(ctx context.Context) (codersdk.ProvisionerJob, error) {
 	job, err := f.src.job(ctx)
 	if err != nil {
-		return job, fmt.Errorf("get job: %w", err)
+		return job, wrapAPI("get job", err)
 	}
 	lastPos := -1
 	showQueue := func(j codersdk.ProvisionerJob) {
@@ -121,7 +119,7 @@ func (f *jobFollower) follow(ctx context.Context) (codersdk.ProvisionerJob, erro
 			if ctx.Err() != nil {
 				return job, ctx.Err()
 			}
-			return job, fmt.Errorf("get job: %w", jerr)
+			return job, wrapAPI("get job", jerr)
 		}
 		job = j
 		if !job.Status.Active() {
@@ -133,7 +131,7 @@ func (f *jobFollower) follow(ctx context.Context) (codersdk.ProvisionerJob, erro
 			if err == nil {
 				err = errors.New("the log stream keeps closing before the job ends")
 			}
-			return job, fmt.Errorf("follow logs: %w", err)
+			return job, wrapAPI("follow logs", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -183,7 +181,7 @@ func (f *jobFollower) read(ctx context.Context, ch <-chan codersdk.ProvisionerJo
 func (f *jobFollower) drain(ctx context.Context, after *int64) error {
 	ch, errFn, err := f.src.logs(ctx, *after, false)
 	if err != nil {
-		return fmt.Errorf("get logs: %w", err)
+		return wrapAPI("get logs", err)
 	}
 	for l := range ch {
 		if l.ID > *after {
@@ -191,7 +189,7 @@ func (f *jobFollower) drain(ctx context.Context, after *int64) error {
 			f.logs.line(l)
 		}
 	}
-	return errFn()
+	return wrapAPI("get logs", errFn())
 }
 
 // logRenderer prints job log lines: a header whenever the stage changes,
@@ -278,68 +276,4 @@ func (r *Root) followJob(ctx context.Context, src jobSource) (codersdk.Provision
 func (r *Root) interrupted(format string, args ...any) error {
 	fmt.Fprintf(r.Stderr, "\n"+format+"\n", args...)
 	return &exitError{code: 130}
-}
-
-// confirm asks a yes/no question on a terminal. Elsewhere destructive
-// actions need -y; others go ahead.
-func (r *Root) confirm(in *prompter, yes, destructive bool, question string) error {
-	if yes {
-		return nil
-	}
-	if !in.interactive() {
-		if destructive {
-			return fmt.Errorf("not a terminal, so nobody can confirm %q: pass -y (--yes) to go ahead", strings.TrimSuffix(question, "?"))
-		}
-		return nil
-	}
-	answer, err := in.line(question + " [y/N] ")
-	if err != nil {
-		return err
-	}
-	switch strings.ToLower(answer) {
-	case "y", "yes":
-		return nil
-	}
-	return errors.New("canceled: nothing was changed")
-}
-
-// apiError is an API error shown as its message, detail and field errors,
-// without the request line; errors.As still finds the *codersdk.Error.
-type apiError struct {
-	op  string
-	err *codersdk.Error
-}
-
-// fieldIndex strips the request path from field names like
-// "rich_parameter_values[2](region)".
-var fieldIndex = regexp.MustCompile(`^rich_parameter_values(\[\d+\])?\((.*)\)$`)
-
-func (e *apiError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s", e.op, strings.TrimSpace(e.err.Message))
-	if e.err.Detail != "" {
-		fmt.Fprintf(&b, " %s", e.err.Detail)
-	}
-	for _, v := range e.err.Validations {
-		field := v.Field
-		if m := fieldIndex.FindStringSubmatch(field); m != nil {
-			field = "parameter " + m[2]
-		}
-		fmt.Fprintf(&b, "\n  %s: %s", field, v.Detail)
-	}
-	if e.err.Helper != "" {
-		fmt.Fprintf(&b, "\n%s", e.err.Helper)
-	}
-	return b.String()
-}
-
-func (e *apiError) Unwrap() error { return e.err }
-
-// wrapAPI prefixes err with op; API errors are shortened (see apiError).
-func wrapAPI(op string, err error) error {
-	var sdkErr *codersdk.Error
-	if errors.As(err, &sdkErr) {
-		return &apiError{op: op, err: sdkErr}
-	}
-	return fmt.Errorf("%s: %w", op, err)
 }

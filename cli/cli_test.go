@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -341,4 +342,61 @@ func TestHelp(t *testing.T) {
 	}
 	require.Contains(t, e.ok("login", "--help"), "Consumes $CODER_FIRST_USER_EMAIL")
 	require.Contains(t, e.fails("no-such-command"), "unknown command")
+}
+
+// TestAPIErrorsWithoutRequestLine: every command shows the server's message
+// and status, never the raw "POST http://...: 400 Bad Request" line.
+func TestAPIErrorsWithoutRequestLine(t *testing.T) {
+	t.Parallel()
+	e, _, srv := loggedIn(t)
+	e.ok("tokens", "create", "--name", "dup")
+	e.ok("provisioner", "keys", "create", "dup")
+	requestLine := regexp.MustCompile(`(GET|POST|PUT|PATCH|DELETE) https?://`)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"users", "show", "nobody"}, "(HTTP 404)"},
+		{[]string{"users", "create", "--username", "admin", "--email", "a2@example.com", "--password", "Secret!234"}, "(HTTP 409)"},
+		{[]string{"users", "suspend", "admin"}, "cannot suspend yourself"},
+		{[]string{"tokens", "create", "--name", "dup"}, "already exists"},
+		{[]string{"tokens", "remove", "nope"}, "(HTTP 404)"},
+		{[]string{"provisioner", "keys", "create", "dup"}, "already exists"},
+		{[]string{"provisioner", "keys", "delete", "nope"}, "(HTTP 404)"},
+		{[]string{"templates", "list", "--org", "nope"}, `organization "nope" not found`},
+		{[]string{"--token", "aaaaaaaaaa-bbbbbbbbbbbbbbbbbbbbbb", "whoami"}, "(HTTP 401)"},
+		{[]string{"--token", "aaaaaaaaaa-bbbbbbbbbbbbbbbbbbbbbb", "provisioner", "list"}, "(HTTP 401)"},
+		{[]string{"--token", "aaaaaaaaaa-bbbbbbbbbbbbbbbbbbbbbb", "config-ssh", "--dry-run", "--ssh-config-file", filepath.Join(t.TempDir(), "config")}, "(HTTP 401)"},
+		{[]string{"login", srv.URL.String(), "--first-user-email", adminEmail, "--first-user-password", "Wrong!234x"}, "Incorrect email or password"},
+	}
+	for _, c := range cases {
+		stderr := e.fails(c.args...)
+		require.Contains(t, stderr, c.want, c.args)
+		require.NotRegexp(t, requestLine, stderr, c.args)
+	}
+}
+
+// TestOrgFlagEnv: every --org reads $CODER_ORGANIZATION.
+func TestOrgFlagEnv(t *testing.T) {
+	t.Parallel()
+	e, _, _ := loggedIn(t)
+	e.vars["CODER_ORGANIZATION"] = "nope"
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.tf"), []byte("# x"), 0o600))
+	for _, args := range [][]string{
+		{"templates", "list"},
+		{"templates", "versions", "list", "x"},
+		{"templates", "delete", "x", "-y"},
+		{"templates", "push", "x", "-d", dir, "-y"},
+		{"create", "ws", "-t", "x"},
+		{"provisioner", "list"},
+		{"provisioner", "keys", "list"},
+		{"provisioner", "keys", "create", "k"},
+		{"provisioner", "keys", "delete", "k"},
+	} {
+		require.Contains(t, e.fails(args...), `organization "nope" not found`, args)
+	}
+	for _, args := range [][]string{{"templates", "list"}, {"provisioner", "list"}, {"provisioner", "keys", "create"}, {"create"}} {
+		require.Contains(t, e.ok(append(args, "--help")...), "Consumes $CODER_ORGANIZATION", args)
+	}
 }

@@ -93,7 +93,7 @@ func (r *Root) runConfigSSH(cmd *cobra.Command, o configSSHOptions) error {
 	}
 	res, err := client.Workspaces(ctx, codersdk.WorkspaceFilter{Owner: codersdk.Me})
 	if err != nil {
-		return fmt.Errorf("list your workspaces: %w", err)
+		return wrapAPI("list your workspaces", err)
 	}
 
 	hosts := sshHosts(res.Workspaces, o.prefix)
@@ -116,15 +116,12 @@ func (r *Root) runConfigSSH(cmd *cobra.Command, o configSSHOptions) error {
 		fmt.Fprintf(r.Stderr, "Dry run: %s was not changed.\n", path)
 		return nil
 	}
-	if in := newPrompter(r.Stdin, r.Stderr); !o.yes && in.interactive() {
+	in := newPrompter(r.Stdin, r.Stderr)
+	if !o.yes && in.interactive() {
 		fmt.Fprint(r.Stdout, diff)
-		answer, err := in.line(fmt.Sprintf("Update %s? [y/N] ", path))
-		if err != nil {
-			return err
-		}
-		if a := strings.ToLower(answer); a != "y" && a != "yes" {
-			return errors.New("canceled: nothing was changed")
-		}
+	}
+	if err := r.confirm(in, o.yes, false, fmt.Sprintf("Update %s?", path)); err != nil {
+		return err
 	}
 	if err := writeSSHConfig(path, updated); err != nil {
 		return err
@@ -143,13 +140,6 @@ func (r *Root) runConfigSSH(cmd *cobra.Command, o configSSHOptions) error {
 		fmt.Fprintf(r.Stderr, "Note: the ProxyCommand uses the session saved in %s; run 'coder login' so there is one.\n", cfgDir)
 	}
 	return nil
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
 }
 
 // sshHost is one Host entry: name is the Host pattern, target what

@@ -1,16 +1,12 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"strings"
+	"net/http"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/opencoder/coder/codersdk"
 )
@@ -45,7 +41,7 @@ With --token (or CODER_SESSION_TOKEN) the token is checked and saved as is.`,
 			}
 			client := codersdk.New(u)
 			if _, err := client.BuildInfo(ctx); err != nil {
-				return fmt.Errorf("reach %s: %w", u, err)
+				return wrapAPI(fmt.Sprintf("reach %s", u), err)
 			}
 			in := newPrompter(r.Stdin, r.Stderr)
 			var token string
@@ -55,7 +51,7 @@ With --token (or CODER_SESSION_TOKEN) the token is checked and saved as is.`,
 			default:
 				hasFirst, err := client.HasFirstUser(ctx)
 				if err != nil {
-					return err
+					return wrapAPI("check for a first user", err)
 				}
 				if !hasFirst {
 					if token, err = r.createFirstUser(ctx, client, in, username, email, password); err != nil {
@@ -83,14 +79,14 @@ With --token (or CODER_SESSION_TOKEN) the token is checked and saved as is.`,
 				}
 				resp, err := client.LoginWithPassword(ctx, codersdk.LoginWithPasswordRequest{Email: email, Password: password})
 				if err != nil {
-					return fmt.Errorf("log in: %w", err)
+					return wrapAPI("log in", err)
 				}
 				token = resp.SessionToken
 			}
 			client.SetSessionToken(token)
 			me, err := client.User(ctx, codersdk.Me)
 			if err != nil {
-				return fmt.Errorf("check session: %w", err)
+				return wrapAPI("check session", err)
 			}
 			if err := r.config().write("url", u.String()); err != nil {
 				return err
@@ -140,52 +136,13 @@ func (r *Root) createFirstUser(ctx context.Context, client *codersdk.Client, in 
 		}
 	}
 	if _, err := client.CreateFirstUser(ctx, codersdk.CreateFirstUserRequest{Username: username, Email: email, Password: password}); err != nil {
-		return "", fmt.Errorf("create first user: %w", err)
+		return "", wrapAPI("create first user", err)
 	}
 	resp, err := client.LoginWithPassword(ctx, codersdk.LoginWithPasswordRequest{Email: email, Password: password})
 	if err != nil {
-		return "", fmt.Errorf("log in as the first user: %w", err)
+		return "", wrapAPI("log in as the first user", err)
 	}
 	return resp.SessionToken, nil
-}
-
-// prompter asks questions on a terminal.
-type prompter struct {
-	in  io.Reader
-	out io.Writer
-	br  *bufio.Reader
-}
-
-func newPrompter(in io.Reader, out io.Writer) *prompter {
-	return &prompter{in: in, out: out, br: bufio.NewReader(in)}
-}
-
-func (p *prompter) interactive() bool {
-	f, ok := p.in.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-func (p *prompter) line(q string) (string, error) {
-	fmt.Fprint(p.out, q)
-	s, err := p.br.ReadString('\n')
-	if err != nil && !(errors.Is(err, io.EOF) && s != "") {
-		return "", fmt.Errorf("read answer: %w", err)
-	}
-	return strings.TrimSpace(s), nil
-}
-
-func (p *prompter) secret(q string) (string, error) {
-	f, ok := p.in.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return p.line(q)
-	}
-	fmt.Fprint(p.out, q)
-	b, err := term.ReadPassword(int(f.Fd()))
-	fmt.Fprintln(p.out)
-	if err != nil {
-		return "", fmt.Errorf("read password: %w", err)
-	}
-	return string(b), nil
 }
 
 func (r *Root) logoutCmd() *cobra.Command {
@@ -193,20 +150,16 @@ func (r *Root) logoutCmd() *cobra.Command {
 		Use:   "logout",
 		Short: "End the session and forget it",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			client, err := r.client()
-			if err != nil {
-				return err
-			}
-			if err := client.Logout(cmd.Context()); err != nil && !codersdk.IsStatus(err, 401) {
-				return fmt.Errorf("log out: %w", err)
+		RunE: r.withClient(nil, func(ctx context.Context, client *codersdk.Client, _ []string) error {
+			if err := client.Logout(ctx); err != nil && !codersdk.IsStatus(err, http.StatusUnauthorized) {
+				return wrapAPI("log out", err)
 			}
 			if err := r.config().remove("session"); err != nil {
 				return fmt.Errorf("remove saved session: %w", err)
 			}
 			fmt.Fprintln(r.Stdout, "You are logged out.")
 			return nil
-		},
+		}),
 	}
 }
 
@@ -216,24 +169,13 @@ func (r *Root) whoamiCmd() *cobra.Command {
 		Use:   "whoami",
 		Short: "Show who you are logged in as, and where",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := out.validate(); err != nil {
-				return err
-			}
-			client, err := r.client()
+		RunE: r.withClient(&out, func(ctx context.Context, client *codersdk.Client, _ []string) error {
+			me, err := client.User(ctx, codersdk.Me)
 			if err != nil {
-				return err
+				return wrapAPI("get your user", err)
 			}
-			me, err := client.User(cmd.Context(), codersdk.Me)
-			if err != nil {
-				return err
-			}
-			if out.format == "json" {
-				return out.write(r.Stdout, me, nil, nil)
-			}
-			fmt.Fprintf(r.Stdout, "Coder is running at %s, you're authenticated as %s (%s).\n", client.URL, me.Username, me.Email)
-			return nil
-		},
+			return out.say(r.Stdout, me, "Coder is running at %s, you're authenticated as %s (%s).\n", client.URL, me.Username, me.Email)
+		}),
 	}
 	out.attach(cmd)
 	return cmd

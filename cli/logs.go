@@ -24,16 +24,7 @@ With -f the command follows a build in progress until it ends; Ctrl-C stops
 following without affecting the build.`,
 		Example: "  coder logs dev\n  coder logs alice/dev --build 3\n  coder logs dev -f",
 		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			client, err := r.client()
-			if err != nil {
-				return err
-			}
-			ws, err := workspaceByName(ctx, client, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: r.withWorkspace(nil, func(ctx context.Context, client *codersdk.Client, ws codersdk.Workspace, _ []string) error {
 			b, err := buildByNumber(ctx, client, ws, number)
 			if err != nil {
 				return err
@@ -52,7 +43,7 @@ following without affecting the build.`,
 			b.Job = job
 			r.printBuildOutcome(ws, b)
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "Follow a build in progress until it ends.")
 	cmd.Flags().IntVarP(&number, "build", "b", 0, "Build number (default: the latest build).")
@@ -91,7 +82,7 @@ func (r *Root) printLogs(ctx context.Context, client *codersdk.Client, ws coders
 		p.line(l)
 	}
 	if err := errFn(); err != nil {
-		return fmt.Errorf("get logs: %w", err)
+		return wrapAPI("get logs", err)
 	}
 	if b.Job.Status.Active() {
 		fmt.Fprintf(r.Stderr, "Build #%d is %s; follow it with: coder logs %s -f\n", b.BuildNumber, b.Job.Status, workspaceLabel(ws))

@@ -44,3 +44,13 @@ func writeTable(w io.Writer, header []string, rows [][]string) error {
 	}
 	return tw.Flush()
 }
+
+// say prints v as JSON with -o json; for a table it prints the sentence
+// (format and args) instead, for commands whose result is one object.
+func (o *outputFormat) say(w io.Writer, v any, format string, args ...any) error {
+	if o.format == "json" {
+		return o.write(w, v, nil, nil)
+	}
+	_, err := fmt.Fprintf(w, format, args...)
+	return err
+}

@@ -224,11 +224,6 @@ func plainDescription(d codersdk.TemplateVersionParameter) string {
 	return d.Description
 }
 
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	return s
-}
-
 // askParameter prompts until the answer passes the server's checks. Enter
 // keeps the default.
 func askParameter(in *prompter, out io.Writer, d codersdk.TemplateVersionParameter) (string, error) {

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -35,19 +32,12 @@ follows the last ping (or Ctrl-C); the command fails if no ping is answered.`,
 			if interval <= 0 || timeout <= 0 {
 				return errors.New("--interval and --timeout must be positive")
 			}
-			client, err := r.client()
+			sess, err := r.dialSession(cmd, args[0], connectTimeout, false)
 			if err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			target, conn, err := dialAgent(ctx, client, args[0], dialOptions{
-				agentWait: agentWait{Scripts: waitNo, ConnectTimeout: connectTimeout, Progress: r.Stderr},
-			})
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
+			defer sess.close()
+			ctx, client, target, conn := sess.ctx, sess.client, sess.target, sess.conn
 			regions := regionNames(ctx, client, target.Agent)
 			label := target.label()
 			fmt.Fprintf(r.Stdout, "PING %s (%s)\n", label, conn.AgentIP())

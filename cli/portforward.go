@@ -6,12 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -51,19 +48,12 @@ workspace (the agent connects to 127.0.0.1:REMOTE there). Runs until Ctrl-C.
 				}
 				specs = append(specs, parsed...)
 			}
-			client, err := r.client()
+			sess, err := r.dialSession(cmd, args[0], connectTimeout, false)
 			if err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			target, conn, err := dialAgent(ctx, client, args[0], dialOptions{
-				agentWait: agentWait{Scripts: waitNo, ConnectTimeout: connectTimeout, Progress: r.Stderr},
-			})
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
+			defer sess.close()
+			ctx, target, conn := sess.ctx, sess.target, sess.conn
 			f := &portForwarder{conn: conn, stderr: r.Stderr, conns: map[net.Conn]struct{}{}}
 			defer f.close()
 			for _, s := range specs {

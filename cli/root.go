@@ -98,14 +98,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if errors.As(err, &exit) {
 		return exit.code
 	}
-	fmt.Fprintf(stderr, "error: %v\n", err)
+	fmt.Fprintf(stderr, "error: %s\n", renderError(err))
 	return 1
 }
-
-// exitError ends the process with a given code without printing more.
-type exitError struct{ code int }
-
-func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 func defaultConfigDir() string {
 	if d, err := os.UserConfigDir(); err == nil {
@@ -120,16 +115,12 @@ func (r *Root) config() configDir { return configDir(r.configDir) }
 // client returns an authenticated client from flags, env or the saved
 // session, with a clear error telling the user to log in when there is none.
 func (r *Root) client() (*codersdk.Client, error) {
-	rawURL := r.urlFlag
-	if rawURL == "" {
-		rawURL, _ = r.config().read("url")
-	}
-	if rawURL == "" {
-		return nil, errors.New("you are not logged in: run 'coder login <url>' (or set CODER_URL and CODER_SESSION_TOKEN)")
-	}
-	u, err := parseURL(rawURL)
+	u, err := r.deploymentURL()
 	if err != nil {
 		return nil, err
+	}
+	if u == nil {
+		return nil, errors.New("you are not logged in: run 'coder login <url>' (or set CODER_URL and CODER_SESSION_TOKEN)")
 	}
 	token := r.token
 	if token == "" {
@@ -141,6 +132,19 @@ func (r *Root) client() (*codersdk.Client, error) {
 	c := codersdk.New(u)
 	c.SetSessionToken(token)
 	return c, nil
+}
+
+// deploymentURL is the deployment's URL from --url (or CODER_URL), else
+// the one saved by 'coder login'; nil when there is neither.
+func (r *Root) deploymentURL() (*url.URL, error) {
+	raw := r.urlFlag
+	if raw == "" {
+		raw, _ = r.config().read("url")
+	}
+	if raw == "" {
+		return nil, nil
+	}
+	return parseURL(raw)
 }
 
 func parseURL(raw string) (*url.URL, error) {

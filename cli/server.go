@@ -145,22 +145,6 @@ func (r *Root) postgresBuiltinURLCmd() *cobra.Command {
 	return cmd
 }
 
-func newLogger(format string, verbose bool, w *os.File) (*slog.Logger, error) {
-	level := slog.LevelInfo
-	if verbose {
-		level = slog.LevelDebug
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	switch format {
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	case "human", "":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	default:
-		return nil, fmt.Errorf("--log-format %q: use human or json", format)
-	}
-}
-
 func (r *Root) runServer(ctx context.Context, o serverOptions) error {
 	logger, err := newLogger(o.logFormat, o.verbose, os.Stderr)
 	if err != nil {
@@ -318,6 +302,3 @@ func deriveAccessURL(raw string, addr *net.TCPAddr, tlsOn bool) (*url.URL, error
 	}
 	return &url.URL{Scheme: scheme, Host: net.JoinHostPort(host, fmt.Sprint(addr.Port))}, nil
 }
-
-func buildVersion() string { return buildinfo.Version() }
-func buildURL() string     { return buildinfo.ExternalURL() }

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -70,25 +68,17 @@ and fails without one; --relay keeps traffic on DERP.`,
 			if duration <= 0 || duration > speedtest.MaxDuration {
 				return fmt.Errorf("--time %s: must be positive and at most %s", duration, speedtest.MaxDuration)
 			}
-			client, err := r.client()
+			sess, err := r.dialSession(cmd, args[0], connectTimeout, relay)
 			if err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			target, conn, err := dialAgent(ctx, client, args[0], dialOptions{
-				agentWait:      agentWait{Scripts: waitNo, ConnectTimeout: connectTimeout, Progress: r.Stderr},
-				BlockEndpoints: relay,
-			})
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
+			defer sess.close()
+			ctx, client, target, conn := sess.ctx, sess.client, sess.target, sess.conn
 			regions := regionNames(ctx, client, target.Agent)
 			if direct {
 				info, err := client.WorkspaceAgentConnectionInfo(ctx, target.Agent.ID)
 				if err != nil {
-					return fmt.Errorf("get connection info: %w", err)
+					return wrapAPI("get connection info", err)
 				}
 				if info.DisableDirectConnections {
 					return errors.New("--direct: this deployment disables direct connections (all traffic is relayed through DERP)")
@@ -176,20 +166,6 @@ func currentPath(conn *agentconn.Conn, regions map[int]string) speedtestPath {
 	}
 	p.Description = describePath(p.Direct, p.Endpoint, st.DERPRegion, regions)
 	return p
-}
-
-// formatBytes prints a size in binary units.
-func formatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // deadlineConn reports an expired deadline as os.ErrDeadlineExceeded, as

@@ -1,9 +1,8 @@
 package cli
 
 import (
-	"fmt"
+	"context"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -32,25 +31,14 @@ func (r *Root) usersCreateCmd() *cobra.Command {
 		Short:   "Create a user (owner or user-admin)",
 		Example: "  coder users create --username alice --email alice@example.com --password 'Secret!234'",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := out.validate(); err != nil {
-				return err
-			}
-			client, err := r.client()
-			if err != nil {
-				return err
-			}
+		RunE: r.withClient(&out, func(ctx context.Context, client *codersdk.Client, _ []string) error {
 			req.UserLoginType = codersdk.LoginType(lt)
-			u, err := client.CreateUser(cmd.Context(), req)
+			u, err := client.CreateUser(ctx, req)
 			if err != nil {
-				return fmt.Errorf("create user: %w", err)
+				return wrapAPI("create user", err)
 			}
-			if out.format == "json" {
-				return out.write(r.Stdout, u, nil, nil)
-			}
-			fmt.Fprintf(r.Stdout, "Created user %s (%s). They can log in with 'coder login %s'.\n", u.Username, u.Email, client.URL)
-			return nil
-		},
+			return out.say(r.Stdout, u, "Created user %s (%s). They can log in with 'coder login %s'.\n", u.Username, u.Email, client.URL)
+		}),
 	}
 	fs := cmd.Flags()
 	fs.StringVarP(&req.Username, "username", "u", "", "Username (letters, digits, hyphens).")
@@ -69,11 +57,7 @@ func userRows(users []codersdk.User) [][]string {
 		for _, ro := range u.Roles {
 			roles = append(roles, ro.Name)
 		}
-		seen := "never"
-		if !u.LastSeenAt.IsZero() && u.LastSeenAt.Year() > 1 {
-			seen = u.LastSeenAt.Local().Format(time.DateTime)
-		}
-		rows = append(rows, []string{u.Username, u.Email, string(u.Status), strings.Join(roles, ","), u.CreatedAt.Local().Format(time.DateTime), seen})
+		rows = append(rows, []string{u.Username, u.Email, string(u.Status), strings.Join(roles, ","), formatTime(u.CreatedAt), formatTime(u.LastSeenAt)})
 	}
 	return rows
 }
@@ -91,20 +75,13 @@ func (r *Root) usersListCmd() *cobra.Command {
 		Aliases: []string{"ls"},
 		Short:   "List users",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := out.validate(); err != nil {
-				return err
-			}
-			client, err := r.client()
+		RunE: r.withClient(&out, func(ctx context.Context, client *codersdk.Client, _ []string) error {
+			res, err := client.Users(ctx, codersdk.UsersRequest{Search: search, Status: codersdk.UserStatus(status)})
 			if err != nil {
-				return err
-			}
-			res, err := client.Users(cmd.Context(), codersdk.UsersRequest{Search: search, Status: codersdk.UserStatus(status)})
-			if err != nil {
-				return err
+				return wrapAPI("list users", err)
 			}
 			return out.write(r.Stdout, res.Users, userHeader, userRows(res.Users))
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&search, "search", "", "Only users whose username or email contains this.")
 	cmd.Flags().StringVar(&status, "status", "", "Only users with this status: active, suspended or dormant.")
@@ -118,20 +95,13 @@ func (r *Root) usersShowCmd() *cobra.Command {
 		Use:   "show USER",
 		Short: "Show a user (me, a username or an ID)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := out.validate(); err != nil {
-				return err
-			}
-			client, err := r.client()
+		RunE: r.withClient(&out, func(ctx context.Context, client *codersdk.Client, args []string) error {
+			u, err := client.User(ctx, args[0])
 			if err != nil {
-				return err
-			}
-			u, err := client.User(cmd.Context(), args[0])
-			if err != nil {
-				return err
+				return wrapAPI("get user "+args[0], err)
 			}
 			return out.write(r.Stdout, u, userHeader, userRows([]codersdk.User{u}))
-		},
+		}),
 	}
 	out.attach(cmd)
 	return cmd
@@ -141,26 +111,15 @@ func (r *Root) usersStatusCmd(verb string, status codersdk.UserStatus) *cobra.Co
 	var out outputFormat
 	cmd := &cobra.Command{
 		Use:   verb + " USER",
-		Short: strings.ToUpper(verb[:1]) + verb[1:] + " a user (a username or an ID)",
+		Short: titleCase(verb) + " a user (a username or an ID)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := out.validate(); err != nil {
-				return err
-			}
-			client, err := r.client()
+		RunE: r.withClient(&out, func(ctx context.Context, client *codersdk.Client, args []string) error {
+			u, err := client.UpdateUserStatus(ctx, args[0], status)
 			if err != nil {
-				return err
+				return wrapAPI(verb+" user "+args[0], err)
 			}
-			u, err := client.UpdateUserStatus(cmd.Context(), args[0], status)
-			if err != nil {
-				return fmt.Errorf("%s user: %w", verb, err)
-			}
-			if out.format == "json" {
-				return out.write(r.Stdout, u, nil, nil)
-			}
-			fmt.Fprintf(r.Stdout, "User %s is now %s.\n", u.Username, u.Status)
-			return nil
-		},
+			return out.say(r.Stdout, u, "User %s is now %s.\n", u.Username, u.Status)
+		}),
 	}
 	out.attach(cmd)
 	return cmd

@@ -2,15 +2,17 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
+	"os"
+	"os/signal"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/opencoder/coder/agentconn"
@@ -63,18 +65,6 @@ func splitAgentArg(arg string) (owner, workspace, agent string, err error) {
 		return "", "", "", fmt.Errorf("%q is not a workspace: use NAME, OWNER/NAME, or either followed by .AGENT", arg)
 	}
 	return owner, workspace, agent, nil
-}
-
-// lookupWorkspace fetches the workspace an argument names.
-func lookupWorkspace(ctx context.Context, client *codersdk.Client, owner, name, arg string) (codersdk.Workspace, error) {
-	ws, err := client.WorkspaceByOwnerAndName(ctx, owner, name)
-	if codersdk.IsStatus(err, http.StatusNotFound) {
-		return ws, fmt.Errorf("workspace %q not found: 'coder list' shows your workspaces", arg)
-	}
-	if err != nil {
-		return ws, fmt.Errorf("get workspace %s: %w", arg, err)
-	}
-	return ws, nil
 }
 
 // pickAgent chooses the agent named name (or the only one) among the
@@ -173,7 +163,7 @@ func awaitAgent(ctx context.Context, client *codersdk.Client, target agentTarget
 			}
 			ws, err := client.Workspace(ctx, target.Workspace.ID)
 			if err != nil {
-				return target, fmt.Errorf("get workspace %s: %w", label, err)
+				return target, wrapAPI("get workspace "+label, err)
 			}
 			target.Workspace = ws
 		}
@@ -283,7 +273,9 @@ func dialAgent(ctx context.Context, client *codersdk.Client, arg string, opts di
 	}
 	conn, err := agentconn.Dial(ctx, client, target.Agent.ID, agentconn.Options{Logger: opts.Logger, BlockEndpoints: opts.BlockEndpoints})
 	if err != nil {
-		return target, nil, explainDialError(target, err)
+		// coderd's own words when it refuses (a browser-only deployment
+		// answers 409 with an explanation).
+		return target, nil, wrapAPI("connect to "+target.label(), err)
 	}
 	reachCtx := ctx
 	if opts.ConnectTimeout > 0 {
@@ -301,30 +293,6 @@ func dialAgent(ctx context.Context, client *codersdk.Client, arg string, opts di
 	}
 	return target, conn, nil
 }
-
-// explainDialError keeps coderd's own words when it refuses the connection
-// (a browser-only deployment answers 409 with an explanation).
-func explainDialError(target agentTarget, err error) error {
-	var sdkErr *codersdk.Error
-	if errors.As(err, &sdkErr) {
-		msg := sdkErr.Message
-		if sdkErr.Detail != "" {
-			msg += " " + sdkErr.Detail
-		}
-		return &refusedError{msg: fmt.Sprintf("connect to %s: %s", target.label(), msg), err: err}
-	}
-	return fmt.Errorf("connect to %s: %w", target.label(), err)
-}
-
-// refusedError shows coderd's message without the request line, and keeps
-// the *codersdk.Error in the chain for errors.As.
-type refusedError struct {
-	msg string
-	err error
-}
-
-func (e *refusedError) Error() string { return e.msg }
-func (e *refusedError) Unwrap() error { return e.err }
 
 // regionNames maps DERP region IDs to "999 (coder)" style labels, from the
 // map coderd hands to clients.
@@ -370,4 +338,40 @@ func withShorthand(fs *pflag.FlagSet, short string, define func(*pflag.FlagSet))
 		f.Shorthand = short
 		fs.AddFlag(f)
 	})
+}
+
+// agentSession is what ping, port-forward and speedtest share once they
+// have checked their flags: the client, a tailnet connection to the agent,
+// and a context that Ctrl-C or SIGTERM ends. close releases both.
+type agentSession struct {
+	ctx    context.Context
+	client *codersdk.Client
+	target agentTarget
+	conn   *agentconn.Conn
+	stop   context.CancelFunc
+}
+
+func (s *agentSession) close() {
+	_ = s.conn.Close()
+	s.stop()
+}
+
+// dialSession dials the agent that arg names for cmd, showing progress on
+// stderr and not waiting for startup scripts; blockEndpoints keeps the
+// traffic on DERP.
+func (r *Root) dialSession(cmd *cobra.Command, arg string, connectTimeout time.Duration, blockEndpoints bool) (*agentSession, error) {
+	client, err := r.client()
+	if err != nil {
+		return nil, err
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	target, conn, err := dialAgent(ctx, client, arg, dialOptions{
+		agentWait:      agentWait{Scripts: waitNo, ConnectTimeout: connectTimeout, Progress: r.Stderr},
+		BlockEndpoints: blockEndpoints,
+	})
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	return &agentSession{ctx: ctx, client: client, target: target, conn: conn, stop: stop}, nil
 }

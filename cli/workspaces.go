@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -24,6 +23,12 @@ func splitWorkspaceName(s string) (owner, name string) {
 // workspaceByName finds a workspace from a NAME or OWNER/NAME argument.
 func workspaceByName(ctx context.Context, client *codersdk.Client, arg string) (codersdk.Workspace, error) {
 	owner, name := splitWorkspaceName(arg)
+	return lookupWorkspace(ctx, client, owner, name, arg)
+}
+
+// lookupWorkspace fetches owner's workspace name; arg is how the user named
+// it, for messages.
+func lookupWorkspace(ctx context.Context, client *codersdk.Client, owner, name, arg string) (codersdk.Workspace, error) {
 	ws, err := client.WorkspaceByOwnerAndName(ctx, owner, name)
 	if codersdk.IsStatus(err, http.StatusNotFound) {
 		return ws, fmt.Errorf("workspace %q not found: 'coder list' shows yours, 'coder list --all' all you can see", arg)
@@ -85,7 +90,7 @@ func (r *Root) build(ctx context.Context, client *codersdk.Client, ws codersdk.W
 func (r *Root) createCmd() *cobra.Command {
 	var (
 		template string
-		org      string
+		org      orgFlag
 		params   parameterFlags
 		yes      bool
 	)
@@ -100,27 +105,22 @@ terminal the others are asked for, elsewhere the template's defaults apply and
 a required parameter without a value is an error.`,
 		Example: "  coder create dev --template docker --parameter region=eu\n  coder create dev -t docker --rich-parameter-file params.yaml -y",
 		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			client, err := r.client()
-			if err != nil {
-				return err
-			}
+		RunE: r.withClient(nil, func(ctx context.Context, client *codersdk.Client, args []string) error {
 			given, err := params.collect()
 			if err != nil {
 				return err
 			}
 			in := newPrompter(r.Stdin, r.Stderr)
-			orgID, err := organizationID(ctx, client, org)
+			o, err := org.resolve(ctx, client)
 			if err != nil {
 				return err
 			}
 			if template == "" {
-				if template, err = r.chooseTemplate(ctx, client, in, orgID); err != nil {
+				if template, err = r.chooseTemplate(ctx, client, in, o.ID); err != nil {
 					return err
 				}
 			}
-			tmpl, err := templateByName(ctx, client, orgID, template)
+			tmpl, err := templateByName(ctx, client, o.ID, template)
 			if err != nil {
 				return err
 			}
@@ -146,33 +146,15 @@ a required parameter without a value is an error.`,
 			}
 			fmt.Fprintf(r.Stdout, "\nThe %s workspace is ready. Connect with: coder ssh %s\n", workspaceLabel(ws), args[0])
 			return nil
-		},
+		}),
 	}
 	fs := cmd.Flags()
 	fs.StringVarP(&template, "template", "t", getenvOr(r.Getenv, "CODER_TEMPLATE_NAME"),
 		envUsage("Template to create the workspace from (asked for on a terminal when missing).", "CODER_TEMPLATE_NAME"))
-	flagString(fs, r.Getenv, &org, "org", "CODER_ORGANIZATION", "", "Organization (name or ID) of the template; default: your default organization.")
+	org.attach(fs, r.Getenv)
 	params.attach(fs, r.Getenv)
 	fs.BoolVarP(&yes, "yes", "y", false, "Do not ask for confirmation.")
 	return cmd
-}
-
-// relativeTime says how long ago t was, coarsely.
-func relativeTime(t time.Time) string {
-	if t.IsZero() || t.Year() <= 1 {
-		return "never"
-	}
-	d := time.Since(t)
-	switch {
-	case d < time.Minute:
-		return "just now"
-	case d < time.Hour:
-		return fmt.Sprintf("%dm ago", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh ago", int(d.Hours()))
-	default:
-		return fmt.Sprintf("%dd ago", int(d.Hours()/24))
-	}
 }
 
 var workspaceHeader = []string{"workspace", "template", "status", "last built", "outdated"}
@@ -199,19 +181,12 @@ func (r *Root) listCmd() *cobra.Command {
 		Aliases: []string{"ls"},
 		Short:   "List your workspaces (--all: every workspace you can see)",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := out.validate(); err != nil {
-				return err
-			}
-			client, err := r.client()
-			if err != nil {
-				return err
-			}
+		RunE: r.withClient(&out, func(ctx context.Context, client *codersdk.Client, _ []string) error {
 			f := codersdk.WorkspaceFilter{Owner: codersdk.Me}
 			if all {
 				f.Owner = ""
 			}
-			res, err := client.Workspaces(cmd.Context(), f)
+			res, err := client.Workspaces(ctx, f)
 			if err != nil {
 				return wrapAPI("list workspaces", err)
 			}
@@ -220,7 +195,7 @@ func (r *Root) listCmd() *cobra.Command {
 				return nil
 			}
 			return out.write(r.Stdout, res.Workspaces, workspaceHeader, workspaceRows(res.Workspaces))
-		},
+		}),
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "List every workspace you are allowed to see, not just yours.")
 	out.attach(cmd)
@@ -233,23 +208,12 @@ func (r *Root) showCmd() *cobra.Command {
 		Use:   "show NAME",
 		Short: "Show a workspace: its latest build, resources and agents",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := out.validate(); err != nil {
-				return err
-			}
-			client, err := r.client()
-			if err != nil {
-				return err
-			}
-			ws, err := workspaceByName(cmd.Context(), client, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: r.withWorkspace(&out, func(_ context.Context, _ *codersdk.Client, ws codersdk.Workspace, _ []string) error {
 			if out.format == "json" {
 				return out.write(r.Stdout, ws, nil, nil)
 			}
 			return r.printWorkspace(ws)
-		},
+		}),
 	}
 	out.attach(cmd)
 	return cmd
@@ -302,16 +266,7 @@ func (r *Root) transitionCmd(transition codersdk.WorkspaceTransition, short stri
 		Use:   verb + " NAME",
 		Short: short,
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			client, err := r.client()
-			if err != nil {
-				return err
-			}
-			ws, err := workspaceByName(ctx, client, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: r.withWorkspace(nil, func(ctx context.Context, client *codersdk.Client, ws codersdk.Workspace, _ []string) error {
 			done := codersdk.WorkspaceStatusRunning
 			if transition == codersdk.WorkspaceTransitionStop {
 				done = codersdk.WorkspaceStatusStopped
@@ -329,17 +284,10 @@ func (r *Root) transitionCmd(transition codersdk.WorkspaceTransition, short stri
 			}
 			fmt.Fprintf(r.Stdout, "\nThe %s workspace is %s.\n", workspaceLabel(ws), done)
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "Do not ask for confirmation.")
 	return cmd
-}
-
-func titleCase(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func (r *Root) startCmd() *cobra.Command {
@@ -356,16 +304,7 @@ func (r *Root) restartCmd() *cobra.Command {
 		Use:   "restart NAME",
 		Short: "Stop then start a workspace, following both builds",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			client, err := r.client()
-			if err != nil {
-				return err
-			}
-			ws, err := workspaceByName(ctx, client, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: r.withWorkspace(nil, func(ctx context.Context, client *codersdk.Client, ws codersdk.Workspace, _ []string) error {
 			in := newPrompter(r.Stdin, r.Stderr)
 			if err := r.confirm(in, yes, true, fmt.Sprintf("Restart workspace %s?", workspaceLabel(ws))); err != nil {
 				return err
@@ -380,7 +319,7 @@ func (r *Root) restartCmd() *cobra.Command {
 			}
 			fmt.Fprintf(r.Stdout, "\nThe %s workspace has been restarted.\n", workspaceLabel(ws))
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "Do not ask for confirmation.")
 	return cmd
@@ -399,16 +338,7 @@ and its logs are streamed until it ends.
 infrastructure exists behind (for resources already gone, or a template that
 can no longer run). Owners and template admins only.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			client, err := r.client()
-			if err != nil {
-				return err
-			}
-			ws, err := workspaceByName(ctx, client, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: r.withWorkspace(nil, func(ctx context.Context, client *codersdk.Client, ws codersdk.Workspace, _ []string) error {
 			q := fmt.Sprintf("Delete workspace %s and destroy its resources?", workspaceLabel(ws))
 			if orphan {
 				q = fmt.Sprintf("Delete workspace %s WITHOUT destroying its resources (orphan)?", workspaceLabel(ws))
@@ -421,7 +351,7 @@ can no longer run). Owners and template admins only.`,
 			}
 			fmt.Fprintf(r.Stdout, "\nThe %s workspace has been deleted.\n", workspaceLabel(ws))
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "Do not ask for confirmation.")
 	cmd.Flags().BoolVar(&orphan, "orphan", false, "Delete without running Terraform; resources are left behind.")
@@ -434,16 +364,7 @@ func (r *Root) cancelCmd() *cobra.Command {
 		Short: "Cancel a workspace's build in progress",
 		Long:  "Cancel the workspace's queued or running build. Terraform is interrupted; the workspace keeps its last good state.",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			client, err := r.client()
-			if err != nil {
-				return err
-			}
-			ws, err := workspaceByName(ctx, client, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: r.withWorkspace(nil, func(ctx context.Context, client *codersdk.Client, ws codersdk.Workspace, _ []string) error {
 			b := ws.LatestBuild
 			if !b.Job.Status.Active() {
 				fmt.Fprintf(r.Stderr, "Workspace %s has no build in progress (build #%d is %s).\n", workspaceLabel(ws), b.BuildNumber, b.Job.Status)
@@ -454,6 +375,6 @@ func (r *Root) cancelCmd() *cobra.Command {
 			}
 			fmt.Fprintf(r.Stdout, "Canceling build #%d of %s. Follow it with: coder logs %s -f\n", b.BuildNumber, workspaceLabel(ws), workspaceLabel(ws))
 			return nil
-		},
+		}),
 	}
 }
