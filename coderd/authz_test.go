@@ -188,6 +188,7 @@ var authzMatrix = []authzRow{
 	{"DERP map", "GET", "/api/v2/derp-map", fixed("/api/v2/derp-map"), public(200)},
 	// Without --wildcard-access-url there are no subdomain apps to sign in to.
 	{"app sign-in redirect, subdomain apps off", "GET", "/api/v2/applications/auth-redirect", fixed("/api/v2/applications/auth-redirect?redirect_uri=http%3A%2F%2Fapp--ws--u.apps.test%2F"), public(404)},
+	{"app host", "GET", "/api/v2/applications/host", fixed("/api/v2/applications/host"), authed(200, 200, 200, 200, 200)},
 	{"DERP latency check", "GET", "/derp/latency-check", fixed("/derp/latency-check"), public(200)},
 	{"unknown agent binary", "GET", "/bin/{name}", fixed("/bin/nosuch"), public(404)},
 	{"agent binary of a platform not served", "GET", "/bin/{name}", fixed("/bin/coder-plan9-amd64"), public(404)},

@@ -300,6 +300,7 @@ func (api *API) routes() chi.Router {
 		r.Group(func(r chi.Router) {
 			r.Use(auth)
 			r.Get("/debug/health", api.debugHealth)
+			r.Get("/applications/host", api.appHost)
 			r.Get("/audit", api.auditLogs)
 			r.Post("/files", api.postFile)
 			r.Get("/files/{fileID}", api.file)

@@ -9,7 +9,9 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/opencoder/coder/coderd/httpapi"
 	"github.com/opencoder/coder/coderd/workspaceapps"
+	"github.com/opencoder/coder/codersdk"
 	"github.com/opencoder/coder/site"
 )
 
@@ -79,4 +81,10 @@ func (api *API) appAuthRedirect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	api.apps.ServeAuthRedirect(w, r)
+}
+
+// appHost serves /api/v2/applications/host: how the dashboard should link
+// to apps.
+func (api *API) appHost(w http.ResponseWriter, _ *http.Request) {
+	httpapi.Write(w, http.StatusOK, codersdk.AppHostResponse{Host: api.opts.WildcardAccessURL, PathAppsDisabled: api.opts.DisablePathApps})
 }

@@ -125,6 +125,7 @@ type WorkspaceAgent struct {
 	EnvironmentVariables map[string]string       `json:"environment_variables,omitempty"`
 	Version              string                  `json:"version"`
 	ConnectionTimeout    int32                   `json:"connection_timeout_seconds"`
+	Apps                 []WorkspaceApp          `json:"apps"`
 }
 
 // CreateWorkspaceBuild queues a start, stop or delete.

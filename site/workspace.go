@@ -1,7 +1,10 @@
 package site
 
 import (
+	"net"
 	"net/http"
+	"net/url"
+	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
@@ -12,7 +15,76 @@ type agentView struct {
 	codersdk.WorkspaceAgent
 	Resource string
 	Logs     []codersdk.WorkspaceAgentLog
-	Ports    []codersdk.ListeningPort
+	Ports    []portLink
+	Apps     []appLink
+}
+
+// appLink is an app as the page lists it: where it opens, or why it
+// cannot be opened from here.
+type appLink struct {
+	codersdk.WorkspaceApp
+	Href string
+	Note string
+}
+
+type portLink struct {
+	codersdk.ListeningPort
+	Href string
+}
+
+// appLinks decides each app's address: its own subdomain when the app asks
+// for one (or path apps are off) and the deployment has a wildcard, else a
+// path on the dashboard's origin.
+func appLinks(r *http.Request, host codersdk.AppHostResponse, ws codersdk.Workspace, agent codersdk.WorkspaceAgent, apps []codersdk.WorkspaceApp) []appLink {
+	var out []appLink
+	for _, app := range apps {
+		if app.Hidden {
+			continue
+		}
+		l := appLink{WorkspaceApp: app}
+		switch {
+		case app.External:
+			l.Href = app.URL
+		case app.URL == "":
+			l.Note = "runs a command: open it from the terminal"
+		case host.Host != "" && (app.Subdomain || host.PathAppsDisabled):
+			l.Href = subdomainURL(r, codersdk.AppSubdomainHost(host.Host, app.Slug, agent.Name, ws.Name, ws.OwnerName))
+		case !host.PathAppsDisabled:
+			l.Href = "/@" + url.PathEscape(ws.OwnerName) + "/" + url.PathEscape(ws.Name) + "." + url.PathEscape(agent.Name) + "/apps/" + url.PathEscape(app.Slug) + "/"
+		default:
+			l.Note = "path apps are disabled and no wildcard app domain is set"
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+func portLinks(r *http.Request, host codersdk.AppHostResponse, ws codersdk.Workspace, agent codersdk.WorkspaceAgent, ports []codersdk.ListeningPort) []portLink {
+	out := make([]portLink, 0, len(ports))
+	for _, p := range ports {
+		l := portLink{ListeningPort: p}
+		port := strconv.Itoa(int(p.Port))
+		if host.Host != "" {
+			l.Href = subdomainURL(r, codersdk.AppSubdomainHost(host.Host, port, agent.Name, ws.Name, ws.OwnerName))
+		} else if !host.PathAppsDisabled {
+			l.Href = "/@" + url.PathEscape(ws.OwnerName) + "/" + url.PathEscape(ws.Name) + "." + url.PathEscape(agent.Name) + "/ports/" + port + "/"
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// subdomainURL is an app host on the scheme and port the dashboard was
+// reached on.
+func subdomainURL(r *http.Request, host string) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if _, port, err := net.SplitHostPort(r.Host); err == nil {
+		host = net.JoinHostPort(host, port)
+	}
+	return scheme + "://" + host + "/"
 }
 
 type workspaceData struct {
@@ -48,6 +120,11 @@ func (s *Site) workspacePage(w http.ResponseWriter, r *http.Request) {
 		builds = builds[:maxPageBuilds]
 	}
 	data := workspaceData{Workspace: ws, Builds: builds}
+	appHost, err := c.AppHost(ctx)
+	if err != nil {
+		s.renderAPIError(w, r, err)
+		return
+	}
 	logs, _, err := c.WorkspaceBuildLogsAfter(ctx, ws.LatestBuild.ID, 0, false)
 	if err != nil {
 		s.renderAPIError(w, r, err)
@@ -63,7 +140,7 @@ func (s *Site) workspacePage(w http.ResponseWriter, r *http.Request) {
 		}
 		data.Resources = append(data.Resources, res)
 		for _, a := range res.Agents {
-			av := agentView{WorkspaceAgent: a, Resource: res.Type + "." + res.Name}
+			av := agentView{WorkspaceAgent: a, Resource: res.Type + "." + res.Name, Apps: appLinks(r, appHost, ws, a, a.Apps)}
 			if av.Logs, err = c.WorkspaceAgentLogs(ctx, a.ID, 0); err != nil {
 				s.renderAPIError(w, r, err)
 				return
@@ -74,7 +151,7 @@ func (s *Site) workspacePage(w http.ResponseWriter, r *http.Request) {
 					s.renderAPIError(w, r, err)
 					return
 				}
-				av.Ports = ports.Ports
+				av.Ports = portLinks(r, appHost, ws, a, ports.Ports)
 			}
 			data.Agents = append(data.Agents, av)
 		}

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/opencoder/coder/codersdk"
 )
 
 // AccessMethod says how an app was addressed.
@@ -166,10 +168,5 @@ func SubdomainHost(wildcard string, r Request) string {
 	if r.Port != 0 {
 		target = strconv.Itoa(int(r.Port))
 	}
-	label := target
-	if r.AgentName != "" {
-		label += "--" + r.AgentName
-	}
-	label += "--" + r.WorkspaceName + "--" + r.Username
-	return strings.ToLower(label) + strings.TrimPrefix(wildcard, "*")
+	return codersdk.AppSubdomainHost(wildcard, target, r.AgentName, r.WorkspaceName, r.Username)
 }
