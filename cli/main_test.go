@@ -7,4 +7,7 @@ import (
 	"github.com/opencoder/coder/coderd/database/dbtestutil"
 )
 
-func TestMain(m *testing.M) { os.Exit(dbtestutil.Main(m)) }
+// TestMain runs the tests against the shared PostgreSQL and then checks
+// that no goroutine outlived them: every command, server, agent and
+// connection a test starts is joined by its end.
+func TestMain(m *testing.M) { os.Exit(dbtestutil.MainCheckLeaks(m)) }
