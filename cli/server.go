@@ -23,6 +23,7 @@ import (
 	"github.com/opencoder/coder/coderd/database"
 	"github.com/opencoder/coder/coderd/database/builtinpg"
 	"github.com/opencoder/coder/coderd/pubsub"
+	"github.com/opencoder/coder/coderd/workspaceapps"
 	"github.com/opencoder/coder/tailnet"
 )
 
@@ -62,6 +63,8 @@ type serverOptions struct {
 	browserOnly      bool
 	derpForceWS      bool
 	agentBinariesDir string
+	wildcardURL      string
+	disablePathApps  bool
 }
 
 func (r *Root) serverCmd() *cobra.Command {
@@ -96,6 +99,8 @@ func (r *Root) serverCmd() *cobra.Command {
 	flagBool(fs, g, &o.blockDirect, "block-direct-connections", "CODER_BLOCK_DIRECT", false, "Relay all workspace traffic through DERP: nodes advertise no direct endpoints.")
 	flagBool(fs, g, &o.browserOnly, "browser-only", "CODER_BROWSER_ONLY", false, "Refuse CLI tailnet connections (coder ssh, port-forward...): workspaces are reachable from the browser only.")
 	flagBool(fs, g, &o.derpForceWS, "derp-force-websockets", "CODER_DERP_FORCE_WEBSOCKETS", false, "Tell nodes to speak DERP over websockets (for proxies that drop Upgrade: DERP).")
+	flagString(fs, g, &o.wildcardURL, "wildcard-access-url", "CODER_WILDCARD_ACCESS_URL", "", "Wildcard domain for workspace apps, e.g. *.apps.example.com (a DNS record sending it to this server): each app gets its own origin at app--agent--workspace--user.apps.example.com, which apps that need the root path (Jupyter, Vite) require.")
+	flagBool(fs, g, &o.disablePathApps, "disable-path-apps", "CODER_DISABLE_PATH_APPS", false, "Refuse apps at /@user/workspace/apps/... (they share the dashboard's origin, so a malicious app could act as its visitor); use subdomain apps instead.")
 	flagString(fs, g, &o.agentBinariesDir, "agent-binaries-dir", "CODER_AGENT_BINARIES_DIR", "", "Directory of coder-<os>-<arch> binaries served at /bin for workspaces on other platforms (this binary is served for its own).")
 	flagInt(fs, g, &o.provisionerDaemons, "provisioner-daemons", "CODER_PROVISIONER_DAEMONS", 1, "Built-in provisioner daemons to run (0 for a fleet of external ones only).")
 	flagString(fs, g, &o.cacheDir, "cache-dir", "CODER_CACHE_DIRECTORY", "", "Cache for built-in provisioners: Terraform providers and job directories (default: <config-dir>/cache).")
@@ -111,6 +116,12 @@ func (r *Root) serverCmd() *cobra.Command {
 			return fmt.Errorf("--max-file-size-mib %d: must be between 1 and 1024", maxFileMiB)
 		}
 		o.maxFileSize = int64(maxFileMiB) << 20
+		if o.wildcardURL != "" {
+			o.wildcardURL = strings.TrimPrefix(strings.TrimPrefix(o.wildcardURL, "https://"), "http://")
+			if _, err := workspaceapps.ParseSubdomain("a--b--c"+strings.TrimPrefix(o.wildcardURL, "*"), o.wildcardURL); err != nil {
+				return fmt.Errorf("--wildcard-access-url %q: must look like *.apps.example.com", o.wildcardURL)
+			}
+		}
 		return nil
 	}
 	cmd.AddCommand(r.postgresBuiltinURLCmd())
@@ -226,6 +237,8 @@ func (r *Root) runServer(ctx context.Context, o serverOptions) error {
 		BlockDirect:           o.blockDirect,
 		BrowserOnly:           o.browserOnly,
 		DERPForceWebSockets:   o.derpForceWS,
+		WildcardAccessURL:     o.wildcardURL,
+		DisablePathApps:       o.disablePathApps,
 		AgentBinariesDir:      o.agentBinariesDir,
 		AccessURL:             accessURL,
 		DB:                    db,
@@ -260,7 +273,7 @@ func (r *Root) runServer(ctx context.Context, o serverOptions) error {
 	}
 	defer daemons.close()
 	fmt.Fprintf(r.Stderr, "Coder %s is running at %s\n", buildinfo.Version(), accessURL)
-	fmt.Fprintf(r.Stderr, "\nNext, in another terminal, create the first user and log in:\n  coder login %s --first-user-username admin --first-user-email admin@example.com --first-user-password 'SomePass!234'\n\nPress Ctrl+C to stop.\n", accessURL)
+	fmt.Fprintf(r.Stderr, "\nNext, open %s in a browser: it asks for the first user (the deployment's owner), then shows\nyour templates and workspaces. Or, from another terminal:\n  coder login %s --first-user-username admin --first-user-email admin@example.com --first-user-password 'SomePass!234'\n\nPress Ctrl+C to stop.\n", accessURL, accessURL)
 
 	select {
 	case err := <-serveErr:
