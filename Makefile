@@ -23,7 +23,7 @@ GO_BUILD_FLAGS = -tags '$(GO_TAGS)'
 .PHONY: all build run test test-go check-fmt vet bench-smoke fuzz-smoke lint fmt bench deps clean
 all: build
 
-## deps: install machine packages the product and tests need (PostgreSQL, OpenSSH client)
+## deps: install machine packages the product and tests need (PostgreSQL, OpenSSH client and server, iproute2)
 deps:
 	@bash scripts/install-postgres.sh
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # install-postgres.sh: make sure this machine has what `coder server`'s
 # built-in PostgreSQL and the test suite need: the PostgreSQL server programs
-# (initdb, pg_ctl, postgres) and an OpenSSH client.
+# (initdb, pg_ctl, postgres), an OpenSSH client, and OpenSSH's server (the
+# baseline of e2e's BenchmarkSSHConnect, which the benchmark smoke in
+# `make test` runs).
 #
 # Idempotent and quick when everything is present. Installs with apt-get
 # (Debian/Ubuntu), as root or through sudo; elsewhere it says what to install.
@@ -19,6 +21,7 @@ have_pg_server() {
 packages=()
 have_pg_server || packages+=(postgresql)
 command -v ssh >/dev/null 2>&1 || packages+=(openssh-client)
+[ -x /usr/sbin/sshd ] || packages+=(openssh-server)
 # tailnet's loopback-only test builds a network namespace with ip(8).
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || packages+=(iproute2)
 
