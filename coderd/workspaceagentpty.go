@@ -91,6 +91,8 @@ func (api *API) writeAgentDialError(w http.ResponseWriter, r *http.Request, err 
 	case errors.Is(err, servertailnet.ErrAgentNotConnected):
 		httpapi.Error(w, http.StatusConflict, "The agent is not connected.",
 			"Start the workspace, or wait for its agent to connect (the agent's status shows when it has).")
+	case errors.Is(err, servertailnet.ErrClosed):
+		httpapi.Error(w, http.StatusServiceUnavailable, "This server is shutting down.", "Try again in a moment.")
 	case errors.Is(err, servertailnet.ErrAgentUnreachable), errors.Is(err, context.DeadlineExceeded):
 		httpapi.Error(w, http.StatusGatewayTimeout, "The agent did not answer over the tailnet.", err.Error())
 	case r.Context().Err() != nil:

@@ -81,6 +81,11 @@ func (d *ptyDeployment) startAgent(t testing.TB) {
 	}, testutil.WaitLong, 100*time.Millisecond, "coderd never reached the agent")
 }
 
+// testShell is the terminals' command: a plain sh, not the user's login
+// shell, whose profile scripts belong to the machine (on some they take a
+// minute) and are not what these tests are about.
+const testShell = "exec sh"
+
 // terminal is one web terminal websocket, read into out.
 type terminal struct {
 	t    testing.TB
@@ -93,7 +98,7 @@ type terminal struct {
 
 func openTerminal(ctx context.Context, t testing.TB, c *codersdk.Client, agentID, id uuid.UUID, w, h uint16) *terminal {
 	t.Helper()
-	ws, err := c.WorkspaceAgentPTY(ctx, agentID, codersdk.WorkspaceAgentPTYOptions{Reconnect: id, Width: w, Height: h})
+	ws, err := c.WorkspaceAgentPTY(ctx, agentID, codersdk.WorkspaceAgentPTYOptions{Reconnect: id, Width: w, Height: h, Command: testShell})
 	require.NoError(t, err)
 	term := &terminal{t: t, ws: ws, done: make(chan struct{}), closeStatus: -1}
 	go func() {
@@ -265,5 +270,46 @@ func TestWorkspaceAgentPTYRefusals(t *testing.T) {
 		_, err = d.owner.WorkspaceAgentPTY(ctx, d.agentID, codersdk.WorkspaceAgentPTYOptions{Reconnect: uuid.New(), Width: 80, Height: 24})
 		require.True(t, errors.As(err, &sdkErr), "%v", err)
 		require.Equal(t, http.StatusConflict, sdkErr.StatusCode())
+	})
+}
+
+// The bridge ends cleanly in each way a browser or coderd can end it.
+func TestWorkspaceAgentPTYBridgeEnds(t *testing.T) {
+	t.Parallel()
+	d := newPTYDeployment(t, nil)
+	d.startAgent(t)
+	ctx := testutil.Context(t, testutil.WaitLong)
+	wait := func(term *terminal) websocket.StatusCode {
+		t.Helper()
+		select {
+		case <-term.done:
+			return term.closeStatus
+		case <-ctx.Done():
+			t.Fatal("the terminal websocket stayed open")
+			return 0
+		}
+	}
+
+	t.Run("not JSON", func(t *testing.T) {
+		term := openTerminal(ctx, t, d.owner, d.agentID, uuid.New(), 80, 24)
+		require.NoError(t, term.ws.Write(ctx, websocket.MessageText, []byte("ls\r")))
+		require.Equal(t, websocket.StatusUnsupportedData, wait(term))
+	})
+	t.Run("too big", func(t *testing.T) {
+		term := openTerminal(ctx, t, d.owner, d.agentID, uuid.New(), 80, 24)
+		_ = wsjson.Write(ctx, term.ws, codersdk.ReconnectingPTYRequest{Data: strings.Repeat("x", codersdk.ReconnectingPTYMaxMessage)})
+		require.Equal(t, websocket.StatusMessageTooBig, wait(term))
+	})
+	// coderd shutting down ends every terminal ("going away": the browser
+	// reconnects, to another coderd or this one restarted) and waits for
+	// the bridges.
+	t.Run("coderd closes", func(t *testing.T) {
+		term := openTerminal(ctx, t, d.owner, d.agentID, uuid.New(), 80, 24)
+		term.send(ctx, codersdk.ReconnectingPTYRequest{Data: "echo up-$((1+1))\r"})
+		term.waitFor("up-2")
+		require.NoError(t, d.srv.API.Close())
+		require.Equal(t, websocket.StatusGoingAway, wait(term))
+		_, err := d.owner.WorkspaceAgentPTY(ctx, d.agentID, codersdk.WorkspaceAgentPTYOptions{Reconnect: uuid.New(), Width: 80, Height: 24})
+		requireStatus(t, err, http.StatusServiceUnavailable)
 	})
 }

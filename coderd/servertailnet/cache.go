@@ -1,15 +1,11 @@
 package servertailnet
 
 import (
-	"errors"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 )
-
-// errClosed is returned by a cache (and Server) after Close.
-var errClosed = errors.New("server tailnet closed")
 
 // tunneler is the side of coordination the cache drives
 // (tailnet.Tunnels); tests give a fake.
@@ -56,7 +52,7 @@ func (c *agentCache) acquire(agent uuid.UUID) (release func(), err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return nil, errClosed
+		return nil, ErrClosed
 	}
 	e, ok := c.entries[agent]
 	if !ok {

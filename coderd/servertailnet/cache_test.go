@@ -99,7 +99,7 @@ func TestAgentCacheClose(t *testing.T) {
 		c.close()
 		relB() // after close: no timer, no panic
 		_, err = c.acquire(a)
-		require.ErrorIs(t, err, errClosed)
+		require.ErrorIs(t, err, ErrClosed)
 		time.Sleep(time.Hour)
 		synctest.Wait()
 		require.Len(t, tun.take(), 2, "only the two adds; close leaves removal to the coordination")

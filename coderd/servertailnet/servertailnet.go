@@ -43,6 +43,9 @@ const (
 // started or gone).
 var ErrAgentNotConnected = errors.New("the agent is not connected")
 
+// ErrClosed is returned after Close.
+var ErrClosed = errors.New("server tailnet closed")
+
 // ErrAgentUnreachable is returned when the agent is connected to the
 // coordinator but did not answer on the tailnet within ReachableTimeout.
 var ErrAgentUnreachable = errors.New("the agent is connected but unreachable over the tailnet")
@@ -104,7 +107,7 @@ func (s *Server) start() (*tailnet.Conn, *agentCache, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, nil, errClosed
+		return nil, nil, ErrClosed
 	}
 	if s.tc != nil {
 		return s.tc, s.cache, nil
