@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/opencoder/coder/coderd/coderdtest"
-	"github.com/opencoder/coder/codersdk"
 	"github.com/opencoder/coder/testutil"
 )
 
@@ -20,16 +19,7 @@ func TestCorruptStoredJSON(t *testing.T) {
 	var logs testutil.LockedBuffer
 	owner, daemon, org, srv := setupQueue(t, &coderdtest.Options{Logger: testutil.TeeLogger(t, &logs)})
 	ctx := testutil.Context(t, testutil.WaitLong)
-	v := coderdtest.CreateTemplateVersion(t, owner, org, mainTF, nil)
-	coderdtest.CompleteImport(t, daemon, nil)
-	tmpl, err := owner.CreateTemplate(ctx, org, codersdk.CreateTemplateRequest{Name: "corrupt", VersionID: v.ID})
-	require.NoError(t, err)
-	ws, err := owner.CreateUserWorkspace(ctx, codersdk.Me, codersdk.CreateWorkspaceRequest{TemplateID: tmpl.ID, Name: "corrupt"})
-	require.NoError(t, err)
-	agentToken := uuid.NewString()
-	coderdtest.CompleteBuild(t, daemon, ws.LatestBuild.ID, agentToken)
-	ws, err = owner.Workspace(ctx, ws.ID)
-	require.NoError(t, err)
+	ws, agentToken := agentWorkspace(t, owner, daemon, org, "corrupt")
 	resource := ws.LatestBuild.Resources[0]
 	agent := resource.Agents[0]
 
@@ -49,7 +39,7 @@ func TestCorruptStoredJSON(t *testing.T) {
 		}},
 		{"resource metadata", "workspace_resources", "metadata", resource.ID, `{"not": "a list"}`, map[string]func(*testing.T) rawResponse{
 			"build":     get("/api/v2/workspacebuilds/"+ws.LatestBuild.ID.String(), owner.SessionToken()),
-			"resources": get("/api/v2/templateversions/"+v.ID.String()+"/resources", owner.SessionToken()),
+			"resources": get("/api/v2/templateversions/"+ws.LatestBuild.TemplateVersionID.String()+"/resources", owner.SessionToken()),
 		}},
 		{"listening ports", "workspace_agents", "listening_ports", agent.ID, `{"not": "a list"}`, map[string]func(*testing.T) rawResponse{
 			"ports": get("/api/v2/workspaceagents/"+agent.ID.String()+"/listening-ports", owner.SessionToken()),

@@ -39,19 +39,28 @@ func newPTYDeployment(t testing.TB, opts *coderdtest.Options) *ptyDeployment {
 	owner, srv := coderdtest.New(t, opts)
 	org := coderdtest.CreateFirstUser(t, owner).OrganizationID
 	daemon := coderdtest.DaemonClient(owner)
+	ws, token := agentWorkspace(t, owner, daemon, org, "pty")
+	return &ptyDeployment{srv: srv, owner: owner, agentID: ws.LatestBuild.Resources[0].Agents[0].ID, token: token}
+}
+
+// agentWorkspace imports a template named name and builds the owner a
+// running workspace of the same name, playing the daemon: one resource
+// with one agent, which authenticates with the returned token. The
+// workspace is as read after the build.
+func agentWorkspace(t testing.TB, owner, daemon *codersdk.Client, org uuid.UUID, name string) (codersdk.Workspace, string) {
+	t.Helper()
 	ctx := testutil.Context(t, time.Minute)
 	v := coderdtest.CreateTemplateVersion(t, owner, org, mainTF, nil)
 	coderdtest.CompleteImport(t, daemon, nil)
-	tmpl, err := owner.CreateTemplate(ctx, org, codersdk.CreateTemplateRequest{Name: "pty", VersionID: v.ID})
+	tmpl, err := owner.CreateTemplate(ctx, org, codersdk.CreateTemplateRequest{Name: name, VersionID: v.ID})
 	require.NoError(t, err)
-	ws, err := owner.CreateUserWorkspace(ctx, codersdk.Me, codersdk.CreateWorkspaceRequest{TemplateID: tmpl.ID, Name: "pty"})
+	ws, err := owner.CreateUserWorkspace(ctx, codersdk.Me, codersdk.CreateWorkspaceRequest{TemplateID: tmpl.ID, Name: name})
 	require.NoError(t, err)
-	d := &ptyDeployment{srv: srv, owner: owner, token: uuid.NewString()}
-	coderdtest.CompleteBuild(t, daemon, ws.LatestBuild.ID, d.token)
+	token := uuid.NewString()
+	coderdtest.CompleteBuild(t, daemon, ws.LatestBuild.ID, token)
 	ws, err = owner.Workspace(ctx, ws.ID)
 	require.NoError(t, err)
-	d.agentID = ws.LatestBuild.Resources[0].Agents[0].ID
-	return d
+	return ws, token
 }
 
 // startAgent runs the workspace's agent until the test ends, and waits
