@@ -207,15 +207,8 @@ func (t *Tunnels) session(ctx context.Context) error {
 
 	t.tc.setCoordinated(true)
 	defer t.tc.setCoordinated(false)
-	nodes := make(chan *proto.Node, 1)
-	t.tc.SetNodeCallback(func(n *proto.Node) {
-		select {
-		case <-nodes:
-		default:
-		}
-		nodes <- n
-	})
-	defer t.tc.SetNodeCallback(nil)
+	nodes, stopNodes := watchNode(t.tc)
+	defer stopNodes()
 
 	streamCtx, streamCancel := context.WithCancel(context.Background())
 	defer streamCancel()
@@ -249,6 +242,21 @@ func (t *Tunnels) session(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// watchNode delivers tc's node changes to one reader. The node callback
+// must not block (it runs on tc's publisher), so only the latest node is
+// kept for a reader that falls behind. stop ends the delivery.
+func watchNode(tc *Conn) (nodes <-chan *proto.Node, stop func()) {
+	ch := make(chan *proto.Node, 1)
+	tc.SetNodeCallback(func(n *proto.Node) {
+		select {
+		case <-ch:
+		default:
+		}
+		ch <- n
+	})
+	return ch, func() { tc.SetNodeCallback(nil) }
 }
 
 // syncTunnels sends the AddTunnel and RemoveTunnel requests that turn sent

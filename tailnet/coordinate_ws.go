@@ -200,17 +200,8 @@ func coordinate(ctx context.Context, s msgStream, tc *Conn, agentID *uuid.UUID) 
 	tc.setCoordinated(true)
 	defer tc.setCoordinated(false)
 
-	// The node callback must not block (it runs on tc's publisher): keep
-	// only the latest node for the writer.
-	nodes := make(chan *proto.Node, 1)
-	tc.SetNodeCallback(func(n *proto.Node) {
-		select {
-		case <-nodes:
-		default:
-		}
-		nodes <- n
-	})
-	defer tc.SetNodeCallback(nil)
+	nodes, stopNodes := watchNode(tc)
+	defer stopNodes()
 
 	readErr := make(chan error, 1)
 	go func() { readErr <- readResponses(streamCtx, s, tc) }()
