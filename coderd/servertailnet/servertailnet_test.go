@@ -244,3 +244,31 @@ func TestCloseEndsConnections(t *testing.T) {
 	_, err = s.Dial(ctx, a.id, 2)
 	require.Error(t, err)
 }
+
+// An agent's tunnel is removed IdleTimeout after its last connection
+// closed, and the agent forgotten by the server node; the next Dial adds
+// it again.
+func TestIdleTunnelRemoved(t *testing.T) {
+	t.Parallel()
+	ctx := testutil.Context(t, testutil.WaitLong)
+	d := newDeployment(t, false)
+	s := d.server(servertailnet.Options{IdleTimeout: 100 * time.Millisecond})
+	a := d.startAgent()
+	nc, err := s.Dial(ctx, a.id, 2)
+	require.NoError(t, err)
+	echo(t, nc, "one")
+	held, err := s.Dial(ctx, a.id, 2)
+	require.NoError(t, err)
+	require.NoError(t, nc.Close())
+	echo(t, held, "still held") // one connection left: the tunnel stays
+	require.Equal(t, 1, s.Agents())
+	require.NoError(t, held.Close())
+	require.Eventually(t, func() bool { return s.Agents() == 0 }, testutil.WaitShort, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return len(a.tc.Status().Peers) == 0 }, testutil.WaitShort, 10*time.Millisecond,
+		"the agent was told to forget the server node")
+
+	nc, err = s.Dial(ctx, a.id, 2)
+	require.NoError(t, err)
+	echo(t, nc, "again")
+	require.NoError(t, nc.Close())
+}
