@@ -1,10 +1,8 @@
-package cli_test
+package cli
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,9 +12,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/opencoder/coder/cli"
 	"github.com/opencoder/coder/coderd/coderdtest"
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/testutil"
 )
 
 const (
@@ -24,63 +22,8 @@ const (
 	adminPass  = coderdtest.FirstUserPassword
 )
 
-// env is one invocation environment: a private config dir and variables
-// the CLI sees instead of the process's own.
-type env struct {
-	t         *testing.T
-	ctx       context.Context
-	configDir string
-	vars      map[string]string
-	stdin     io.Reader
-}
-
-func newEnv(t *testing.T) *env {
-	return &env{t: t, ctx: coderdtest.Context(t, time.Minute), configDir: t.TempDir(), vars: map[string]string{}}
-}
-
-type result struct {
-	code           int
-	stdout, stderr string
-}
-
-// run executes the CLI in-process, as `coder args...`.
-func (e *env) run(args ...string) result {
-	e.t.Helper()
-	var stdout, stderr bytes.Buffer
-	stdin := e.stdin
-	if stdin == nil {
-		stdin = strings.NewReader("")
-	}
-	args = append([]string{"--global-config", e.configDir}, args...)
-	code := cli.Main(e.ctx, args, stdin, &stdout, &stderr, func(k string) string { return e.vars[k] })
-	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
-}
-
-// ok runs and requires success.
-func (e *env) ok(args ...string) string {
-	e.t.Helper()
-	r := e.run(args...)
-	require.Zero(e.t, r.code, "coder %s\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.stdout, r.stderr)
-	return r.stdout
-}
-
-// fails runs, requires failure, and returns stderr.
-func (e *env) fails(args ...string) string {
-	e.t.Helper()
-	r := e.run(args...)
-	require.NotZero(e.t, r.code, "coder %s should fail\nstdout: %s", strings.Join(args, " "), r.stdout)
-	return r.stderr
-}
-
-func (e *env) saved(name string) string {
-	e.t.Helper()
-	b, err := os.ReadFile(filepath.Join(e.configDir, name))
-	require.NoError(e.t, err)
-	return strings.TrimSpace(string(b))
-}
-
 // loggedIn returns a server with its first user and an env logged in as it.
-func loggedIn(t *testing.T) (*env, *codersdk.Client, *coderdtest.Server) {
+func loggedIn(t *testing.T) (*cliEnv, *codersdk.Client, *coderdtest.Server) {
 	t.Helper()
 	client, srv := coderdtest.New(t, nil)
 	coderdtest.CreateFirstUser(t, client)
@@ -168,7 +111,7 @@ func TestLoginWithToken(t *testing.T) {
 	t.Parallel()
 	client, srv := coderdtest.New(t, nil)
 	coderdtest.CreateFirstUser(t, client)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	tok, err := client.CreateToken(ctx, codersdk.Me, codersdk.CreateTokenRequest{TokenName: "cli"})
 	require.NoError(t, err)
 
@@ -274,7 +217,7 @@ func TestLogout(t *testing.T) {
 	// The server forgot the session too.
 	c := codersdk.New(srv.URL)
 	c.SetSessionToken(session)
-	_, err = c.User(coderdtest.Context(t, 10*time.Second), codersdk.Me)
+	_, err = c.User(testutil.Context(t, 10*time.Second), codersdk.Me)
 	require.True(t, codersdk.IsStatus(err, 401), "%v", err)
 	// Logging out twice is an error: nobody is logged in.
 	require.Contains(t, e.fails("logout"), "not logged in")
@@ -305,7 +248,7 @@ func TestOutputFormatRejected(t *testing.T) {
 func TestEnvOverridesConfig(t *testing.T) {
 	t.Parallel()
 	e, client, srv := loggedIn(t)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	member, user := coderdtest.CreateAnotherUser(t, client)
 
 	// Env alone, with nothing saved.
@@ -327,7 +270,7 @@ func TestEnvOverridesConfig(t *testing.T) {
 
 	// CODER_CONFIG_DIR names the config directory when the flag is absent.
 	var stdout, stderr bytes.Buffer
-	code := cli.Main(ctx, []string{"whoami"}, strings.NewReader(""), &stdout, &stderr,
+	code := Main(ctx, []string{"whoami"}, strings.NewReader(""), &stdout, &stderr,
 		func(k string) string { return map[string]string{"CODER_CONFIG_DIR": e.configDir}[k] })
 	require.Zero(t, code, stderr.String())
 	require.Contains(t, stdout.String(), "authenticated as admin")

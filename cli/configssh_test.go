@@ -1,4 +1,4 @@
-package cli_test
+package cli
 
 import (
 	"errors"
@@ -11,7 +11,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/opencoder/coder/coderd/coderdtest"
 	"github.com/opencoder/coder/testutil"
 )
 
@@ -90,7 +89,7 @@ func TestConfigSSH(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			ctx := coderdtest.Context(t, time.Minute)
+			ctx := testutil.Context(t, time.Minute)
 			dir := filepath.Join(t.TempDir(), "ssh")
 			file := filepath.Join(dir, "config")
 			before := ""
@@ -100,7 +99,7 @@ func TestConfigSSH(t *testing.T) {
 				require.NoError(t, os.WriteFile(file, []byte(before), 0o644))
 			}
 			args := append([]string{"config-ssh", "-y", "--ssh-config-file", file, "--coder-binary-path", bin}, c.args...)
-			code, stdout, stderr := d.run(t, ctx, nil, args...)
+			code, stdout, stderr := d.exec(t, ctx, nil, args...)
 			require.Equal(t, c.code, code, "stdout: %s\nstderr: %s", stdout, stderr)
 			b, err := os.ReadFile(file)
 			if err != nil {
@@ -139,7 +138,7 @@ func TestConfigSSH(t *testing.T) {
 			}
 
 			// A second run changes nothing and says so.
-			code, stdout, stderr = d.run(t, ctx, nil, args...)
+			code, stdout, stderr = d.exec(t, ctx, nil, args...)
 			require.Equal(t, 0, code, stderr)
 			require.Contains(t, stdout, "No changes to make")
 			again, err := os.ReadFile(file)
@@ -165,7 +164,7 @@ func TestConfigSSHWithOpenSSH(t *testing.T) {
 	t.Parallel()
 	sshPath, err := exec.LookPath("ssh")
 	require.NoError(t, err, "the OpenSSH client is needed: apt-get install openssh-client (make deps)")
-	ctx := coderdtest.Context(t, 5*time.Minute)
+	ctx := testutil.Context(t, 5*time.Minute)
 
 	bin := filepath.Join(t.TempDir(), "coder")
 	goBin, err := exec.LookPath("go")
@@ -180,7 +179,7 @@ func TestConfigSSHWithOpenSSH(t *testing.T) {
 	d := newNetDeployment(t, nil)
 	d.startAgent(d.createWorkspace("ws")["main"])
 	file := filepath.Join(t.TempDir(), "ssh_config")
-	code, stdout, stderr := d.run(t, ctx, nil, "config-ssh", "-y", "--ssh-config-file", file, "--coder-binary-path", bin)
+	code, stdout, stderr := d.exec(t, ctx, nil, "config-ssh", "-y", "--ssh-config-file", file, "--coder-binary-path", bin)
 	require.Equal(t, 0, code, "stdout: %s\nstderr: %s", stdout, stderr)
 
 	home := t.TempDir()

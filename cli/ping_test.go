@@ -1,4 +1,4 @@
-package cli_test
+package cli
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/opencoder/coder/coderd/coderdtest"
+	"github.com/opencoder/coder/testutil"
 )
 
 var pongLine = regexp.MustCompile(`(?m)^pong from admin/ws in [0-9.]+ms (via DERP region 999 \(coder\)|p2p via \S+)$`)
@@ -19,9 +20,9 @@ func TestPing(t *testing.T) {
 	t.Parallel()
 	d := newNetDeployment(t, nil)
 	d.startAgent(d.createWorkspace("ws")["main"])
-	ctx := coderdtest.Context(t, 2*time.Minute)
+	ctx := testutil.Context(t, 2*time.Minute)
 
-	code, stdout, stderr := d.run(t, ctx, nil, "ping", "ws", "-n", "3", "--interval", "50ms")
+	code, stdout, stderr := d.exec(t, ctx, nil, "ping", "ws", "-n", "3", "--interval", "50ms")
 	require.Equal(t, 0, code, stderr)
 	require.Len(t, pongLine.FindAllString(stdout, -1), 3, stdout)
 	require.Contains(t, stdout, "3 sent, 3 received, 0% loss; round trip min/avg/max ")
@@ -47,19 +48,19 @@ func TestPingRelayOnly(t *testing.T) {
 	t.Parallel()
 	d := newNetDeployment(t, &coderdtest.Options{BlockDirect: true})
 	d.startAgent(d.createWorkspace("ws")["main"])
-	ctx := coderdtest.Context(t, 2*time.Minute)
+	ctx := testutil.Context(t, 2*time.Minute)
 
-	code, stdout, stderr := d.run(t, ctx, nil, "ping", "ws", "-n", "5", "--interval", "100ms", "--connect-timeout", "30s")
+	code, stdout, stderr := d.exec(t, ctx, nil, "ping", "ws", "-n", "5", "--interval", "100ms", "--connect-timeout", "30s")
 	require.Equal(t, 0, code, stderr)
 	require.Len(t, regexp.MustCompile(`(?m)^pong from admin/ws in \S+ via DERP region 999 \(coder\)$`).FindAllString(stdout, -1), 5, stdout)
 	require.NotContains(t, stdout, "p2p")
 	require.Contains(t, stdout, "Path: via DERP region 999 (coder)")
 
-	code, stdout, stderr = d.run(t, ctx, nil, "ssh", "ws", "--connect-timeout", "30s", "--", "echo", "relayed")
+	code, stdout, stderr = d.exec(t, ctx, nil, "ssh", "ws", "--connect-timeout", "30s", "--", "echo", "relayed")
 	require.Equal(t, 0, code, stderr)
 	require.Equal(t, "relayed\n", stdout)
 
-	code, _, stderr = d.run(t, ctx, nil, "speedtest", "ws", "--direct", "-t", "100ms", "--connect-timeout", "30s")
+	code, _, stderr = d.exec(t, ctx, nil, "speedtest", "ws", "--direct", "-t", "100ms", "--connect-timeout", "30s")
 	require.Equal(t, 1, code)
 	require.Contains(t, stderr, "this deployment disables direct connections")
 }
@@ -68,9 +69,9 @@ func TestSpeedtest(t *testing.T) {
 	t.Parallel()
 	d := newNetDeployment(t, nil)
 	d.startAgent(d.createWorkspace("ws")["main"])
-	ctx := coderdtest.Context(t, 2*time.Minute)
+	ctx := testutil.Context(t, 2*time.Minute)
 
-	code, stdout, stderr := d.run(t, ctx, nil, "speedtest", "ws", "-t", "300ms")
+	code, stdout, stderr := d.exec(t, ctx, nil, "speedtest", "ws", "-t", "300ms")
 	require.Equal(t, 0, code, stderr)
 	require.Regexp(t, `(?m)^Path: (via DERP region 999 \(coder\)|p2p via \S+)$`, stdout)
 	require.Regexp(t, `(?m)^upload\s+[0-9.]+ Mbit/s\s+`, stdout)
@@ -89,7 +90,7 @@ func TestSpeedtest(t *testing.T) {
 		} `json:"results"`
 	}
 	for _, mode := range []string{"--relay", "--direct"} {
-		code, stdout, stderr = d.run(t, ctx, nil, "speedtest", "ws", mode, "-t", "300ms", "-o", "json", "--connect-timeout", "30s")
+		code, stdout, stderr = d.exec(t, ctx, nil, "speedtest", "ws", mode, "-t", "300ms", "-o", "json", "--connect-timeout", "30s")
 		require.Equal(t, 0, code, stderr)
 		var rep report
 		require.NoError(t, json.Unmarshal([]byte(stdout), &rep), stdout)

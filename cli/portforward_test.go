@@ -1,4 +1,4 @@
-package cli_test
+package cli
 
 import (
 	"bufio"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/opencoder/coder/coderd/coderdtest"
+	"github.com/opencoder/coder/testutil"
 )
 
 // echoServer serves TCP echo on 127.0.0.1 until the test ends; it stands
@@ -74,7 +74,7 @@ func TestPortForward(t *testing.T) {
 	d.startAgent(d.createWorkspace("ws")["main"])
 	port1, port2 := echoServer(t), echoServer(t)
 
-	ctx := coderdtest.Context(t, 2*time.Minute)
+	ctx := testutil.Context(t, 2*time.Minute)
 	runCtx, stop := context.WithCancel(ctx)
 	r := d.start(runCtx, nil, "port-forward", "ws", "--tcp", fmt.Sprintf("0:%d", port1), "-p", fmt.Sprintf("127.0.0.1:0:%d", port2))
 	r.waitFor(t, &r.stderr, "Ready")
@@ -138,11 +138,10 @@ func TestPortForwardFlagErrors(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.want, func(t *testing.T) {
 			t.Parallel()
-			d := &netDeployment{t: t, configDir: t.TempDir()} // the flags fail before any request
-			ctx := coderdtest.Context(t, time.Minute)
-			code, _, stderr := d.run(t, ctx, nil, append([]string{"port-forward", "ws"}, c.args...)...)
-			require.Equal(t, 1, code)
-			require.Contains(t, stderr, c.want)
+			e := newEnv(t) // the flags fail before any request
+			r := e.run(append([]string{"port-forward", "ws"}, c.args...)...)
+			require.Equal(t, 1, r.code)
+			require.Contains(t, r.stderr, c.want)
 		})
 	}
 }

@@ -1,11 +1,9 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +11,7 @@ import (
 
 	"github.com/opencoder/coder/coderd/coderdtest"
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/testutil"
 )
 
 func TestParseProvisionerTags(t *testing.T) {
@@ -54,62 +53,30 @@ func TestFormatProvisionerTags(t *testing.T) {
 	require.Equal(t, "a=1, owner=, scope=organization", formatProvisionerTags(map[string]string{"scope": "organization", "owner": "", "a": "1"}))
 }
 
-// lockedBuffer is an io.Writer safe for the daemon's goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// provisionerCLI runs `coder provisioner ...` in-process against a
-// deployment, as the logged-in owner unless token is changed.
-type provisionerCLI struct {
-	url, token string
-	env        map[string]string
-}
-
-func (c provisionerCLI) run(ctx context.Context, t *testing.T, args ...string) (stdout, stderr string, err error) {
+// provisionerRun runs `coder provisioner args...` in e to its end and
+// returns its output and the command's error.
+func provisionerRun(t *testing.T, ctx context.Context, e *cliEnv, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	var out, errOut lockedBuffer
-	r := &Root{
-		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut,
-		Getenv:  func(k string) string { return c.env[k] },
-		urlFlag: c.url, token: c.token, configDir: t.TempDir(),
-	}
-	cmd := r.provisionerCmd()
-	cmd.SetArgs(args)
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SilenceUsage = true
-	cmd.SilenceErrors = true
-	err = cmd.ExecuteContext(ctx)
-	return out.String(), errOut.String(), err
+	inv := e.start(ctx, nil, append([]string{"provisioner"}, args...)...)
+	inv.wait(t, ctx)
+	return inv.stdout.String(), inv.stderr.String(), inv.err
 }
 
-func newProvisionerCLI(t *testing.T) (provisionerCLI, *codersdk.Client, codersdk.CreateFirstUserResponse) {
+// newProvisionerCLI is a deployment (accepting coderdtest.TestPSK) and a
+// CLI logged in as its owner.
+func newProvisionerCLI(t *testing.T) (*cliEnv, *codersdk.Client, codersdk.CreateFirstUserResponse) {
 	t.Helper()
 	client, srv := coderdtest.New(t, &coderdtest.Options{ProvisionerPSK: coderdtest.TestPSK})
 	first := coderdtest.CreateFirstUser(t, client)
-	return provisionerCLI{url: srv.URL.String(), token: client.SessionToken()}, client, first
+	return newEnv(t).loginAs(srv.URL.String(), client.SessionToken()), client, first
 }
 
 func TestProvisionerKeysCommands(t *testing.T) {
 	t.Parallel()
 	cli, _, _ := newProvisionerCLI(t)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 
-	out, errOut, err := cli.run(ctx, t, "keys", "create", "gpu-fleet", "--tag", "gpu=true", "--tag", "region=eu")
+	out, errOut, err := provisionerRun(t, ctx, cli, "keys", "create", "gpu-fleet", "--tag", "gpu=true", "--tag", "region=eu")
 	require.NoError(t, err, errOut)
 	key := strings.TrimSpace(out)
 	require.NotContains(t, key, "\n", "stdout is the key alone, for scripts")
@@ -117,31 +84,31 @@ func TestProvisionerKeysCommands(t *testing.T) {
 	require.Contains(t, errOut, "shown only this once")
 	require.Contains(t, errOut, "CODER_PROVISIONER_DAEMON_KEY=<key> coder provisioner start")
 
-	out, _, err = cli.run(ctx, t, "keys", "list")
+	out, _, err = provisionerRun(t, ctx, cli, "keys", "list")
 	require.NoError(t, err)
 	require.Contains(t, out, "NAME")
 	require.Contains(t, out, "gpu-fleet")
 	require.Contains(t, out, "gpu=true, region=eu")
 	require.NotContains(t, out, key, "secrets are never listed")
 
-	out, _, err = cli.run(ctx, t, "keys", "list", "-o", "json")
+	out, _, err = provisionerRun(t, ctx, cli, "keys", "list", "-o", "json")
 	require.NoError(t, err)
 	var keys []codersdk.ProvisionerKey
 	require.NoError(t, json.Unmarshal([]byte(out), &keys))
 	require.Len(t, keys, 1)
 	require.Equal(t, map[string]string{"gpu": "true", "region": "eu"}, keys[0].Tags)
 
-	_, _, err = cli.run(ctx, t, "keys", "create", "gpu-fleet")
+	_, _, err = provisionerRun(t, ctx, cli, "keys", "create", "gpu-fleet")
 	require.ErrorContains(t, err, "already exists")
-	_, _, err = cli.run(ctx, t, "keys", "create", "bad", "--tag", "novalue")
+	_, _, err = provisionerRun(t, ctx, cli, "keys", "create", "bad", "--tag", "novalue")
 	require.ErrorContains(t, err, "want key=value")
 
-	out, _, err = cli.run(ctx, t, "keys", "delete", "gpu-fleet")
+	out, _, err = provisionerRun(t, ctx, cli, "keys", "delete", "gpu-fleet")
 	require.NoError(t, err)
 	require.Contains(t, out, "gpu-fleet deleted")
-	_, _, err = cli.run(ctx, t, "keys", "delete", "gpu-fleet")
+	_, _, err = provisionerRun(t, ctx, cli, "keys", "delete", "gpu-fleet")
 	require.Error(t, err)
-	out, _, err = cli.run(ctx, t, "keys", "list", "-o", "json")
+	out, _, err = provisionerRun(t, ctx, cli, "keys", "list", "-o", "json")
 	require.NoError(t, err)
 	require.JSONEq(t, "[]", out)
 }
@@ -149,22 +116,17 @@ func TestProvisionerKeysCommands(t *testing.T) {
 func TestProvisionerStartRunsJobsAndListShowsIt(t *testing.T) {
 	t.Parallel()
 	cli, owner, first := newProvisionerCLI(t)
-	ctx := coderdtest.Context(t, 3*time.Minute)
+	ctx := testutil.Context(t, 3*time.Minute)
 
 	res, err := owner.CreateProvisionerKey(ctx, first.OrganizationID, codersdk.CreateProvisionerKeyRequest{Name: "fleet", Tags: map[string]string{"pool": "cli"}})
 	require.NoError(t, err)
 
 	// The key comes from its env twin, as operators pass it.
-	daemonCLI := provisionerCLI{url: cli.url, env: map[string]string{envProvisionerKey: res.Key}}
+	daemonCLI := newEnv(t)
+	daemonCLI.vars = map[string]string{envProvisionerKey: res.Key, envURL: cli.saved("url")}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	var stderr lockedBuffer
-	done := make(chan error, 1)
-	go func() {
-		_, errOut, err := daemonCLI.run(runCtx, t, "start", "--name", "cli-daemon", "--cache-dir", t.TempDir(), "--install-terraform=false")
-		_, _ = stderr.Write([]byte(errOut))
-		done <- err
-	}()
+	daemon := daemonCLI.start(runCtx, nil, "provisioner", "start", "--name", "cli-daemon", "--cache-dir", t.TempDir(), "--install-terraform=false")
 
 	v := coderdtest.CreateTemplateVersion(t, owner, first.OrganizationID, map[string]string{"main.tf": `resource "terraform_data" "x" {}`}, map[string]string{"pool": "cli"})
 	job := coderdtest.AwaitJob(t, func() (codersdk.ProvisionerJob, error) {
@@ -173,12 +135,12 @@ func TestProvisionerStartRunsJobsAndListShowsIt(t *testing.T) {
 	})
 	require.Equal(t, codersdk.ProvisionerJobSucceeded, job.Status, "error: %s", job.Error)
 
-	out, _, err := cli.run(ctx, t, "list")
+	out, _, err := provisionerRun(t, ctx, cli, "list")
 	require.NoError(t, err)
 	require.Contains(t, out, "LAST SEEN")
 	require.Contains(t, out, "cli-daemon")
 	require.Contains(t, out, "pool=cli")
-	out, _, err = cli.run(ctx, t, "list", "-o", "json")
+	out, _, err = provisionerRun(t, ctx, cli, "list", "-o", "json")
 	require.NoError(t, err)
 	var daemons []codersdk.ProvisionerDaemon
 	require.NoError(t, json.Unmarshal([]byte(out), &daemons))
@@ -189,13 +151,8 @@ func TestProvisionerStartRunsJobsAndListShowsIt(t *testing.T) {
 
 	// Canceling the command's context is a first SIGINT: drain and stop.
 	stop()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-ctx.Done():
-		t.Fatal("provisioner start did not stop")
-	}
-	text := stderr.String()
+	require.Equal(t, 0, daemon.wait(t, ctx), "provisioner start stops cleanly: %v", daemon.err)
+	text := daemon.stderr.String()
 	require.Contains(t, text, "Provisioner cli-daemon started; waiting for jobs (tags: those of the provisioner key)")
 	require.Contains(t, text, "Stopped.")
 }
@@ -203,14 +160,14 @@ func TestProvisionerStartRunsJobsAndListShowsIt(t *testing.T) {
 func TestProvisionerStartFailsOnRejectedCredentials(t *testing.T) {
 	t.Parallel()
 	cli, _, _ := newProvisionerCLI(t)
-	ctx := coderdtest.Context(t, time.Minute)
-	_, errOut, err := cli.run(ctx, t, "start", "--psk", "not-the-psk", "--cache-dir", t.TempDir(), "--install-terraform=false")
+	ctx := testutil.Context(t, time.Minute)
+	_, errOut, err := provisionerRun(t, ctx, cli, "start", "--psk", "not-the-psk", "--cache-dir", t.TempDir(), "--install-terraform=false")
 	require.True(t, codersdk.IsStatus(err, 401), "err: %v\n%s", err, errOut)
 }
 
 func TestProvisionerStartFlagErrors(t *testing.T) {
 	t.Parallel()
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	cases := []struct {
 		name    string
 		env     map[string]string
@@ -227,11 +184,14 @@ func TestProvisionerStartFlagErrors(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c := provisionerCLI{env: tc.env}
-			if tc.name != "no url" {
-				c.url = "http://127.0.0.1:1"
+			c := newEnv(t)
+			for k, v := range tc.env {
+				c.vars[k] = v
 			}
-			_, _, err := c.run(ctx, t, append([]string{"start", "--cache-dir", t.TempDir()}, tc.args...)...)
+			if tc.name != "no url" {
+				c.vars[envURL] = "http://127.0.0.1:1"
+			}
+			_, _, err := provisionerRun(t, ctx, c, append([]string{"start", "--cache-dir", t.TempDir()}, tc.args...)...)
 			require.ErrorContains(t, err, tc.wantErr)
 		})
 	}

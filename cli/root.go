@@ -88,9 +88,19 @@ func New(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) 
 
 // Main runs the CLI and returns the process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	return exitCode(execute(ctx, args, stdin, stdout, stderr, getenv), stderr)
+}
+
+// execute runs the command tree on args and returns the command's error.
+func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
 	cmd := New(stdin, stdout, stderr, getenv)
 	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(ctx)
+	return cmd.ExecuteContext(ctx)
+}
+
+// exitCode is the process exit code for a command's error, printing the
+// error (see renderError) unless it is an exitError.
+func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}

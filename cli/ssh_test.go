@@ -1,15 +1,12 @@
-package cli_test
+package cli
 
 import (
-	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,9 +16,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/opencoder/coder/agent"
-	"github.com/opencoder/coder/cli"
 	"github.com/opencoder/coder/coderd/coderdtest"
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/testutil"
 )
 
 // netDeployment is a real coderd (with its DERP and STUN on loopback) and
@@ -29,11 +26,11 @@ import (
 // test playing the provisioner daemon; their agents run in this process,
 // so "inside the workspace" is this machine's loopback.
 type netDeployment struct {
-	t         *testing.T
-	owner     *codersdk.Client
-	daemon    *codersdk.Client
-	template  codersdk.Template
-	configDir string
+	*cliEnv
+	t        *testing.T
+	owner    *codersdk.Client
+	daemon   *codersdk.Client
+	template codersdk.Template
 }
 
 // testAgent is one coder_agent of a test workspace.
@@ -50,16 +47,14 @@ func newNetDeployment(t *testing.T, opts *coderdtest.Options) *netDeployment {
 	opts.ProvisionerPSK = coderdtest.TestPSK
 	owner, _ := coderdtest.New(t, opts)
 	first := coderdtest.CreateFirstUser(t, owner)
-	d := &netDeployment{t: t, owner: owner, daemon: coderdtest.DaemonClient(owner), configDir: t.TempDir()}
-	ctx := coderdtest.Context(t, time.Minute)
+	d := &netDeployment{cliEnv: newEnv(t), t: t, owner: owner, daemon: coderdtest.DaemonClient(owner)}
+	ctx := testutil.Context(t, time.Minute)
 	v := coderdtest.CreateTemplateVersion(t, owner, first.OrganizationID, map[string]string{"main.tf": "terraform {}"}, nil)
 	coderdtest.CompleteImport(t, d.daemon, nil)
 	var err error
 	d.template, err = owner.CreateTemplate(ctx, first.OrganizationID, codersdk.CreateTemplateRequest{Name: "net", VersionID: v.ID})
 	require.NoError(t, err)
-	// The CLI's saved session, as 'coder login' leaves it.
-	require.NoError(t, os.WriteFile(filepath.Join(d.configDir, "url"), []byte(owner.URL.String()), 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(d.configDir, "session"), []byte(owner.SessionToken()), 0o600))
+	d.loginAs(owner.URL.String(), owner.SessionToken())
 	return d
 }
 
@@ -67,7 +62,7 @@ func newNetDeployment(t *testing.T, opts *coderdtest.Options) *netDeployment {
 // (one "main" agent when none are given) and returns their tokens by name.
 func (d *netDeployment) createWorkspace(name string, agents ...testAgent) map[string]string {
 	d.t.Helper()
-	ctx := coderdtest.Context(d.t, time.Minute)
+	ctx := testutil.Context(d.t, time.Minute)
 	if len(agents) == 0 {
 		agents = []testAgent{{name: "main"}}
 	}
@@ -93,7 +88,7 @@ func (d *netDeployment) createWorkspace(name string, agents ...testAgent) map[st
 // stopWorkspace runs a stop build to its end.
 func (d *netDeployment) stopWorkspace(name string) {
 	d.t.Helper()
-	ctx := coderdtest.Context(d.t, time.Minute)
+	ctx := testutil.Context(d.t, time.Minute)
 	ws, err := d.owner.WorkspaceByOwnerAndName(ctx, codersdk.Me, name)
 	require.NoError(d.t, err)
 	_, err = d.owner.CreateWorkspaceBuild(ctx, ws.ID, codersdk.CreateWorkspaceBuildRequest{Transition: codersdk.WorkspaceTransitionStop})
@@ -112,7 +107,7 @@ func (d *netDeployment) startAgent(token string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- agent.New(agent.Options{Client: client, Logger: slog.New(slog.DiscardHandler)}).Run(ctx)
+		done <- agent.New(agent.Options{Client: client, Logger: testutil.Logger(d.t)}).Run(ctx)
 	}()
 	d.t.Cleanup(func() {
 		cancel()
@@ -123,72 +118,6 @@ func (d *netDeployment) startAgent(token string) {
 			d.t.Error("agent did not stop")
 		}
 	})
-}
-
-// syncBuffer is a buffer the CLI writes while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// bgRun is a CLI invocation running in the background.
-type bgRun struct {
-	stdout, stderr syncBuffer
-	done           chan struct{}
-	code           int
-}
-
-// start runs `coder args...` in-process as the owner; stdin nil is empty.
-func (d *netDeployment) start(ctx context.Context, stdin io.Reader, args ...string) *bgRun {
-	if stdin == nil {
-		stdin = strings.NewReader("")
-	}
-	r := &bgRun{done: make(chan struct{})}
-	args = append([]string{"--global-config", d.configDir}, args...)
-	go func() {
-		defer close(r.done)
-		r.code = cli.Main(ctx, args, stdin, &r.stdout, &r.stderr, func(string) string { return "" })
-	}()
-	return r
-}
-
-// wait returns the exit code once the command has ended.
-func (r *bgRun) wait(t *testing.T, ctx context.Context) int {
-	t.Helper()
-	select {
-	case <-r.done:
-		return r.code
-	case <-ctx.Done():
-		t.Fatalf("command did not end: %v\nstdout:\n%s\nstderr:\n%s", ctx.Err(), r.stdout.String(), r.stderr.String())
-		return -1
-	}
-}
-
-// waitFor waits until w holds s.
-func (r *bgRun) waitFor(t *testing.T, w *syncBuffer, s string) {
-	t.Helper()
-	require.Eventually(t, func() bool { return strings.Contains(w.String(), s) }, time.Minute, 10*time.Millisecond,
-		"waiting for %q\nstdout:\n%s\nstderr:\n%s", s, r.stdout.String(), r.stderr.String())
-}
-
-// run runs `coder args...` to its end.
-func (d *netDeployment) run(t *testing.T, ctx context.Context, stdin io.Reader, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	r := d.start(ctx, stdin, args...)
-	code = r.wait(t, ctx)
-	return code, r.stdout.String(), r.stderr.String()
 }
 
 func TestSSHExec(t *testing.T) {
@@ -216,8 +145,8 @@ func TestSSHExec(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			ctx := coderdtest.Context(t, 2*time.Minute)
-			code, stdout, stderr := d.run(t, ctx, strings.NewReader(c.stdin), append([]string{"ssh"}, c.args...)...)
+			ctx := testutil.Context(t, 2*time.Minute)
+			code, stdout, stderr := d.exec(t, ctx, strings.NewReader(c.stdin), append([]string{"ssh"}, c.args...)...)
 			require.Equal(t, c.code, code, "stdout: %s\nstderr: %s", stdout, stderr)
 			require.Equal(t, c.stdout, stdout, "stderr: %s", stderr)
 		})
@@ -234,7 +163,7 @@ func TestSSHWaits(t *testing.T) {
 		DisplayName: "Startup Script", RunOnStart: true,
 		Script: "while [ ! -e '" + gate + "' ]; do sleep 0.05; done; echo set-up > marker",
 	}}})
-	ctx := coderdtest.Context(t, 2*time.Minute)
+	ctx := testutil.Context(t, 2*time.Minute)
 	r := d.start(ctx, nil, "ssh", "ws", "--", "cat marker")
 	r.waitFor(t, &r.stderr, "Waiting for the agent to connect...")
 	d.startAgent(tokens["main"])
@@ -244,7 +173,7 @@ func TestSSHWaits(t *testing.T) {
 	require.Equal(t, "set-up\n", r.stdout.String(), "the command ran after the startup script")
 
 	// --quiet prints no progress.
-	code, stdout, stderr := d.run(t, ctx, nil, "ssh", "-q", "ws", "--", "echo", "quiet")
+	code, stdout, stderr := d.exec(t, ctx, nil, "ssh", "-q", "ws", "--", "echo", "quiet")
 	require.Equal(t, 0, code, stderr)
 	require.Equal(t, "quiet\n", stdout)
 	require.Empty(t, stderr)
@@ -276,16 +205,16 @@ func TestSSHErrors(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			ctx := coderdtest.Context(t, time.Minute)
-			code, _, stderr := d.run(t, ctx, nil, append([]string{"ssh"}, c.args...)...)
+			ctx := testutil.Context(t, time.Minute)
+			code, _, stderr := d.exec(t, ctx, nil, append([]string{"ssh"}, c.args...)...)
 			require.Equal(t, 1, code)
 			require.Contains(t, stderr, c.want)
 		})
 	}
 
 	// The named agent works.
-	ctx := coderdtest.Context(t, time.Minute)
-	code, stdout, stderr := d.run(t, ctx, nil, "ssh", "multi.back", "--", "echo", "back")
+	ctx := testutil.Context(t, time.Minute)
+	code, stdout, stderr := d.exec(t, ctx, nil, "ssh", "multi.back", "--", "echo", "back")
 	require.Equal(t, 0, code, stderr)
 	require.Equal(t, "back\n", stdout)
 }
@@ -294,8 +223,8 @@ func TestSSHBrowserOnly(t *testing.T) {
 	t.Parallel()
 	d := newNetDeployment(t, &coderdtest.Options{BrowserOnly: true})
 	d.startAgent(d.createWorkspace("ws")["main"])
-	ctx := coderdtest.Context(t, time.Minute)
-	code, _, stderr := d.run(t, ctx, nil, "ssh", "ws", "--", "true")
+	ctx := testutil.Context(t, time.Minute)
+	code, _, stderr := d.exec(t, ctx, nil, "ssh", "ws", "--", "true")
 	require.Equal(t, 1, code)
 	require.Contains(t, stderr, "connect to admin/ws: This deployment only allows connections from the browser.")
 	require.NotContains(t, stderr, "GET ", "coderd's message is shown without the request line")
@@ -308,10 +237,10 @@ func TestSSHTerminal(t *testing.T) {
 	t.Parallel()
 	d := newNetDeployment(t, nil)
 	d.startAgent(d.createWorkspace("ws")["main"])
-	ctx := coderdtest.Context(t, 2*time.Minute)
+	ctx := testutil.Context(t, 2*time.Minute)
 
 	ptmx, tty := openTerminal(t)
-	var screen syncBuffer
+	var screen testutil.LockedBuffer
 	copied := make(chan struct{})
 	go func() { defer close(copied); _, _ = io.Copy(&screen, ptmx) }()
 	t.Cleanup(func() {
@@ -323,10 +252,10 @@ func TestSSHTerminal(t *testing.T) {
 	before, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
 	require.NoError(t, err)
 
-	r := &bgRun{done: make(chan struct{})}
+	r := &invocation{done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
-		r.code = cli.Main(ctx, []string{"--global-config", d.configDir, "ssh", "ws"}, tty, tty, &r.stderr, func(string) string { return "" })
+		r.code = Main(ctx, []string{"--global-config", d.configDir, "ssh", "ws"}, tty, tty, &r.stderr, func(string) string { return "" })
 	}()
 	// The shell's answer, not the echo of the command line, holds "size=40 100".
 	require.Eventually(t, func() bool {

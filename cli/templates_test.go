@@ -14,8 +14,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/opencoder/coder/coderd/coderdtest"
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/testutil"
 )
 
 // writeFiles creates files (name -> content) under dir.
@@ -103,12 +103,12 @@ func TestTarTemplate(t *testing.T) {
 func TestTemplatesPush(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
-	ctx := coderdtest.Context(t, 2*time.Minute)
+	ctx := testutil.Context(t, 2*time.Minute)
 	dir := filepath.Join(t.TempDir(), "docker")
 	writeFiles(t, dir, map[string]string{"main.tf": "# v1"})
 
 	// First push: the template is created once the import succeeds.
-	r := e.start(ctx, "templates", "push", "-d", dir, "--name", "v1", "--tag", "region=eu")
+	r := e.start(ctx, nil, "templates", "push", "-d", dir, "--name", "v1", "--tag", "region=eu")
 	e.playJob(t, ctx, r, jobOutcome{lines: []string{"Initializing provider plugins...", "Plan: 1 to add"}, params: wsParams, tags: map[string]string{"region": "eu"}})
 	require.Equal(t, 0, r.wait(t, ctx), r.stderr.String())
 	require.Contains(t, r.stdout.String(), "==> Planning\nInitializing provider plugins...\n==> Applying\nPlan: 1 to add\n")
@@ -122,7 +122,7 @@ func TestTemplatesPush(t *testing.T) {
 
 	// Second push: a new version, promoted.
 	writeFiles(t, dir, map[string]string{"main.tf": "# v2"})
-	r = e.start(ctx, "templates", "push", "docker", "-d", dir, "-m", "second", "-y")
+	r = e.start(ctx, nil, "templates", "push", "docker", "-d", dir, "-m", "second", "-y")
 	e.playJob(t, ctx, r, jobOutcome{lines: []string{"importing v2"}, params: wsParams})
 	require.Equal(t, 0, r.wait(t, ctx), r.stderr.String())
 	require.Contains(t, r.stdout.String(), "Template docker updated")
@@ -130,30 +130,30 @@ func TestTemplatesPush(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEqual(t, v1.ID, tmpl.ActiveVersionID)
 
-	code, stdout, stderr := e.run(t, ctx, "templates", "versions", "list", "docker", "-o", "json")
+	code, stdout, stderr := e.exec(t, ctx, nil, "templates", "versions", "list", "docker", "-o", "json")
 	require.Equal(t, 0, code, stderr)
 	var versions []codersdk.TemplateVersion
 	require.NoError(t, json.Unmarshal([]byte(stdout), &versions))
 	require.Len(t, versions, 2)
-	code, stdout, _ = e.run(t, ctx, "templates", "versions", "list", "docker")
+	code, stdout, _ = e.exec(t, ctx, nil, "templates", "versions", "list", "docker")
 	require.Equal(t, 0, code)
 	require.Regexp(t, `v1\s+just now\s+admin\s+succeeded\s+\n`, stdout)
 	require.Regexp(t, `succeeded\s+active\s+second`, stdout)
 
-	code, stdout, stderr = e.run(t, ctx, "templates", "list", "-o", "json")
+	code, stdout, stderr = e.exec(t, ctx, nil, "templates", "list", "-o", "json")
 	require.Equal(t, 0, code, stderr)
 	var list []codersdk.Template
 	require.NoError(t, json.Unmarshal([]byte(stdout), &list))
 	require.Len(t, list, 1)
 	require.Equal(t, tmpl.ID, list[0].ID)
-	code, stdout, _ = e.run(t, ctx, "templates", "list")
+	code, stdout, _ = e.exec(t, ctx, nil, "templates", "list")
 	require.Equal(t, 0, code)
 	require.Regexp(t, `docker\s+\S+\s+0\s+admin`, stdout)
 
 	// A failed import prints Terraform's error, exits non-zero and leaves
 	// the active version alone.
 	writeFiles(t, dir, map[string]string{"main.tf": "# broken"})
-	r = e.start(ctx, "templates", "push", "docker", "-d", dir)
+	r = e.start(ctx, nil, "templates", "push", "docker", "-d", dir)
 	e.playJob(t, ctx, r, jobOutcome{lines: []string{"Error: Unsupported argument"}, fail: "Error: Unsupported argument\n\n  on main.tf line 3"})
 	require.NotEqual(t, 0, r.wait(t, ctx))
 	require.Contains(t, r.stderr.String(), "failed; template docker was not changed:\nError: Unsupported argument\n\n  on main.tf line 3")
@@ -165,10 +165,10 @@ func TestTemplatesPush(t *testing.T) {
 func TestTemplatesPushFirstFails(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"main.tf": "nope"})
-	r := e.start(ctx, "templates", "push", "broken", "-d", dir)
+	r := e.start(ctx, nil, "templates", "push", "broken", "-d", dir)
 	e.playJob(t, ctx, r, jobOutcome{fail: "Error: Invalid block definition"})
 	require.NotEqual(t, 0, r.wait(t, ctx))
 	require.Contains(t, r.stderr.String(), "Error: Invalid block definition")
@@ -177,7 +177,7 @@ func TestTemplatesPushFirstFails(t *testing.T) {
 
 	// Too large: refused before anything is uploaded.
 	writeFiles(t, dir, map[string]string{"blob.bin": strings.Repeat("z", 2<<20)})
-	code, _, stderr := e.run(t, ctx, "templates", "push", "broken", "-d", dir, "--max-size-mib", "1")
+	code, _, stderr := e.exec(t, ctx, nil, "templates", "push", "broken", "-d", dir, "--max-size-mib", "1")
 	require.NotEqual(t, 0, code)
 	require.Contains(t, stderr, "too large to upload")
 }
@@ -186,25 +186,25 @@ func TestTemplatesDelete(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	e.createTemplate(t)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	e.createWorkspace(t, ctx, "dev")
 
-	code, _, stderr := e.run(t, ctx, "templates", "delete", "docker")
+	code, _, stderr := e.exec(t, ctx, nil, "templates", "delete", "docker")
 	require.NotEqual(t, 0, code)
 	require.Contains(t, stderr, "pass -y")
 
-	code, _, stderr = e.run(t, ctx, "templates", "delete", "docker", "-y")
+	code, _, stderr = e.exec(t, ctx, nil, "templates", "delete", "docker", "-y")
 	require.NotEqual(t, 0, code)
 	require.Contains(t, stderr, "delete template docker: The template is in use.")
 	require.Contains(t, stderr, "Workspaces using it: admin/dev")
 
-	code, _, stderr = e.run(t, ctx, "delete", "dev", "--orphan", "-y")
+	code, _, stderr = e.exec(t, ctx, nil, "delete", "dev", "--orphan", "-y")
 	require.Equal(t, 0, code, stderr)
-	code, stdout, stderr := e.run(t, ctx, "templates", "delete", "docker", "-y")
+	code, stdout, stderr := e.exec(t, ctx, nil, "templates", "delete", "docker", "-y")
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "Template docker deleted.")
 
-	code, _, stderr = e.run(t, ctx, "templates", "delete", "docker", "-y")
+	code, _, stderr = e.exec(t, ctx, nil, "templates", "delete", "docker", "-y")
 	require.NotEqual(t, 0, code)
 	require.Contains(t, stderr, `template "docker" not found`)
 }
@@ -212,37 +212,37 @@ func TestTemplatesDelete(t *testing.T) {
 func TestTemplatesInit(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
-	ctx := coderdtest.Context(t, time.Minute)
-	code, stdout, stderr := e.run(t, ctx, "templates", "init")
+	ctx := testutil.Context(t, time.Minute)
+	code, stdout, stderr := e.exec(t, ctx, nil, "templates", "init")
 	require.NotEqual(t, 0, code)
 	require.Contains(t, stderr, "--id")
 	require.Contains(t, stdout, "docker")
 
 	dir := filepath.Join(t.TempDir(), "tpl")
-	code, stdout, stderr = e.run(t, ctx, "templates", "init", "--id", "docker", dir)
+	code, stdout, stderr = e.exec(t, ctx, nil, "templates", "init", "--id", "docker", dir)
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "coder templates push docker -d "+dir)
 	_, err := os.Stat(filepath.Join(dir, "main.tf"))
 	require.NoError(t, err)
 
 	// The example packs and imports as it is.
-	r := e.start(ctx, "templates", "push", "docker", "-d", dir)
+	r := e.start(ctx, nil, "templates", "push", "docker", "-d", dir)
 	e.playJob(t, ctx, r, jobOutcome{lines: []string{"importing the example"}})
 	require.Equal(t, 0, r.wait(t, ctx), r.stderr.String())
 	require.Contains(t, r.stdout.String(), "Template docker created")
 
 	// Writing again is harmless; a file with other content is never
 	// overwritten.
-	code, _, stderr = e.run(t, ctx, "templates", "init", "--id", "docker", dir)
+	code, _, stderr = e.exec(t, ctx, nil, "templates", "init", "--id", "docker", dir)
 	require.Equal(t, 0, code, stderr)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.tf"), []byte("# mine"), 0o644))
-	code, _, stderr = e.run(t, ctx, "templates", "init", "--id", "docker", dir)
+	code, _, stderr = e.exec(t, ctx, nil, "templates", "init", "--id", "docker", dir)
 	require.NotEqual(t, 0, code)
 	require.Contains(t, stderr, "nothing was written")
 	mine, err := os.ReadFile(filepath.Join(dir, "main.tf"))
 	require.NoError(t, err)
 	require.Equal(t, "# mine", string(mine))
-	code, _, stderr = e.run(t, ctx, "templates", "init", "--id", "nope", filepath.Join(t.TempDir(), "x"))
+	code, _, stderr = e.exec(t, ctx, nil, "templates", "init", "--id", "nope", filepath.Join(t.TempDir(), "x"))
 	require.NotEqual(t, 0, code)
 	require.Contains(t, stderr, `no example template "nope"`)
 }

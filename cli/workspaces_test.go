@@ -1,13 +1,10 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,86 +14,25 @@ import (
 
 	"github.com/opencoder/coder/coderd/coderdtest"
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/testutil"
 )
-
-// safeBuffer is a bytes.Buffer the CLI writes while the test reads.
-type safeBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *safeBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *safeBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // testEnv is a real coderd with an owner logged in; the test plays the
 // provisioner daemon by hand through the daemon client.
 type testEnv struct {
+	*cliEnv
 	owner  *codersdk.Client
 	daemon *codersdk.Client
 	org    uuid.UUID
-	config string
 }
 
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
 	client, _ := coderdtest.New(t, &coderdtest.Options{ProvisionerPSK: coderdtest.TestPSK})
 	first := coderdtest.CreateFirstUser(t, client)
-	return &testEnv{owner: client, daemon: coderdtest.DaemonClient(client), org: first.OrganizationID, config: t.TempDir()}
-}
-
-// cliRun is one CLI invocation running in the background.
-type cliRun struct {
-	stdout, stderr safeBuffer
-	done           chan struct{}
-	code           int
-}
-
-// start runs the CLI in-process as the owner (not a terminal: stdin is a
-// reader, outputs are buffers).
-func (e *testEnv) start(ctx context.Context, args ...string) *cliRun {
-	r := &cliRun{done: make(chan struct{})}
-	args = append(args, "--url="+e.owner.URL.String(), "--token="+e.owner.SessionToken(), "--global-config="+e.config)
-	go func() {
-		defer close(r.done)
-		r.code = Main(ctx, args, strings.NewReader(""), &r.stdout, &r.stderr, func(string) string { return "" })
-	}()
-	return r
-}
-
-// wait returns the exit code once the command ends.
-func (r *cliRun) wait(t *testing.T, ctx context.Context) int {
-	t.Helper()
-	select {
-	case <-r.done:
-		return r.code
-	case <-ctx.Done():
-		t.Fatalf("command did not end: %v\nstdout:\n%s\nstderr:\n%s", ctx.Err(), r.stdout.String(), r.stderr.String())
-		return -1
-	}
-}
-
-// run runs the CLI to its end.
-func (e *testEnv) run(t *testing.T, ctx context.Context, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	r := e.start(ctx, args...)
-	code = r.wait(t, ctx)
-	return code, r.stdout.String(), r.stderr.String()
-}
-
-// waitOutput waits until s appears in w (the CLI printed it).
-func waitOutput(t *testing.T, r *cliRun, w *safeBuffer, s string) {
-	t.Helper()
-	require.Eventually(t, func() bool { return strings.Contains(w.String(), s) }, 30*time.Second, 10*time.Millisecond,
-		"waiting for %q\nstdout:\n%s\nstderr:\n%s", s, r.stdout.String(), r.stderr.String())
+	e := &testEnv{cliEnv: newEnv(t), owner: client, daemon: coderdtest.DaemonClient(client), org: first.OrganizationID}
+	e.loginAs(client.URL.String(), client.SessionToken())
+	return e
 }
 
 // jobOutcome is how playJob ends a job.
@@ -110,9 +46,9 @@ type jobOutcome struct {
 // playJob is the daemon for the next job, watched by the CLI run r: it
 // waits for r to show the job queued, takes it, sends each log line and
 // waits for r to print it (so lines must arrive live), then ends the job.
-func (e *testEnv) playJob(t *testing.T, ctx context.Context, r *cliRun, o jobOutcome) *codersdk.AcquiredJob {
+func (e *testEnv) playJob(t *testing.T, ctx context.Context, r *invocation, o jobOutcome) *codersdk.AcquiredJob {
 	t.Helper()
-	waitOutput(t, r, &r.stderr, "Queued (position 1")
+	r.waitFor(t, &r.stderr, "Queued (position 1")
 	daemonID := uuid.New()
 	job := coderdtest.AcquireJob(t, e.daemon, daemonID, o.tags)
 	for i, l := range o.lines {
@@ -124,7 +60,7 @@ func (e *testEnv) playJob(t *testing.T, ctx context.Context, r *cliRun, o jobOut
 			{CreatedAt: time.Now(), Level: codersdk.ProvisionerLogLevelInfo, Stage: stage, Output: l},
 		}})
 		require.NoError(t, err)
-		waitOutput(t, r, &r.stdout, l)
+		r.waitFor(t, &r.stdout, l)
 	}
 	if o.fail != "" {
 		require.NoError(t, e.daemon.FailJob(ctx, job.JobID, codersdk.FailJobRequest{DaemonID: daemonID, Error: o.fail, ErrorCode: codersdk.JobErrorCodeTerraform}))
@@ -155,7 +91,7 @@ var wsParams = []codersdk.TemplateVersionParameter{
 // createTemplate makes template "docker" through the API.
 func (e *testEnv) createTemplate(t *testing.T) codersdk.Template {
 	t.Helper()
-	ctx := coderdtest.Context(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	v := coderdtest.CreateTemplateVersion(t, e.owner, e.org, map[string]string{"main.tf": "# test"}, nil)
 	coderdtest.CompleteImport(t, e.daemon, wsParams)
 	tmpl, err := e.owner.CreateTemplate(ctx, e.org, codersdk.CreateTemplateRequest{Name: "docker", VersionID: v.ID})
@@ -166,7 +102,7 @@ func (e *testEnv) createTemplate(t *testing.T) codersdk.Template {
 // createWorkspace runs `coder create` and plays its first build.
 func (e *testEnv) createWorkspace(t *testing.T, ctx context.Context, name string) codersdk.Workspace {
 	t.Helper()
-	r := e.start(ctx, "create", name, "--template", "docker", "--parameter", "image=ubuntu")
+	r := e.start(ctx, nil, "create", name, "--template", "docker", "--parameter", "image=ubuntu")
 	e.playJob(t, ctx, r, jobOutcome{lines: []string{"creating " + name}})
 	require.Equal(t, 0, r.wait(t, ctx), r.stderr.String())
 	ws, err := e.owner.WorkspaceByOwnerAndName(ctx, codersdk.Me, name)
@@ -214,9 +150,9 @@ func TestCreate(t *testing.T) {
 			t.Parallel()
 			e := newTestEnv(t)
 			e.createTemplate(t)
-			ctx := coderdtest.Context(t, time.Minute)
+			ctx := testutil.Context(t, time.Minute)
 			args := append([]string{"create", "dev", "-t", "docker"}, c.args(t.TempDir())...)
-			r := e.start(ctx, args...)
+			r := e.start(ctx, nil, args...)
 			e.playJob(t, ctx, r, jobOutcome{lines: []string{"Initializing the backend...", "docker_container.main: Creation complete"}})
 			require.Equal(t, 0, r.wait(t, ctx), r.stderr.String())
 			out := r.stdout.String()
@@ -236,7 +172,7 @@ func TestCreateParameterErrors(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	e.createTemplate(t)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	cases := []struct {
 		name string
 		args []string
@@ -250,14 +186,14 @@ func TestCreateParameterErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		args := append([]string{"create", "dev", "-t", "docker", "-y"}, c.args...)
-		code, _, stderr := e.run(t, ctx, args...)
+		code, _, stderr := e.exec(t, ctx, nil, args...)
 		require.NotEqual(t, 0, code, c.name)
 		for _, w := range c.want {
 			require.Contains(t, stderr, w, c.name)
 		}
 	}
 	// Without --template on a non-terminal the choices are named.
-	code, _, stderr := e.run(t, ctx, "create", "dev")
+	code, _, stderr := e.exec(t, ctx, nil, "create", "dev")
 	require.NotEqual(t, 0, code)
 	require.Contains(t, stderr, "--template is required; the templates are: docker")
 
@@ -270,13 +206,13 @@ func TestListAndShow(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	e.createTemplate(t)
-	ctx := coderdtest.Context(t, time.Minute)
-	code, _, stderr := e.run(t, ctx, "list")
+	ctx := testutil.Context(t, time.Minute)
+	code, _, stderr := e.exec(t, ctx, nil, "list")
 	require.Equal(t, 0, code)
 	require.Contains(t, stderr, "No workspaces yet")
 	e.createWorkspace(t, ctx, "dev")
 
-	code, stdout, stderr := e.run(t, ctx, "list", "-o", "json")
+	code, stdout, stderr := e.exec(t, ctx, nil, "list", "-o", "json")
 	require.Equal(t, 0, code, stderr)
 	var list []codersdk.Workspace
 	require.NoError(t, json.Unmarshal([]byte(stdout), &list))
@@ -284,24 +220,24 @@ func TestListAndShow(t *testing.T) {
 	require.Equal(t, "dev", list[0].Name)
 	require.Equal(t, codersdk.WorkspaceStatusRunning, list[0].LatestBuild.Status)
 
-	code, stdout, _ = e.run(t, ctx, "list", "--all")
+	code, stdout, _ = e.exec(t, ctx, nil, "list", "--all")
 	require.Equal(t, 0, code)
 	require.Contains(t, stdout, "WORKSPACE")
 	require.Regexp(t, `admin/dev\s+docker\s+running\s+just now`, stdout)
 
-	code, stdout, stderr = e.run(t, ctx, "show", "admin/dev", "-o", "json")
+	code, stdout, stderr = e.exec(t, ctx, nil, "show", "admin/dev", "-o", "json")
 	require.Equal(t, 0, code, stderr)
 	var ws codersdk.Workspace
 	require.NoError(t, json.Unmarshal([]byte(stdout), &ws))
 	require.Equal(t, list[0].ID, ws.ID)
 	require.Len(t, ws.LatestBuild.Resources, 1)
 
-	code, stdout, _ = e.run(t, ctx, "show", "dev")
+	code, stdout, _ = e.exec(t, ctx, nil, "show", "dev")
 	require.Equal(t, 0, code)
 	require.Contains(t, stdout, "Workspace:     admin/dev")
 	require.Regexp(t, `docker_container\.main\s+dev\s+connecting\s+created\s+linux/amd64`, stdout)
 
-	code, _, stderr = e.run(t, ctx, "show", "nope")
+	code, _, stderr = e.exec(t, ctx, nil, "show", "nope")
 	require.NotEqual(t, 0, code)
 	require.Contains(t, stderr, `workspace "nope" not found`)
 }
@@ -310,7 +246,7 @@ func TestStopStartRestartDelete(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	e.createTemplate(t)
-	ctx := coderdtest.Context(t, 2*time.Minute)
+	ctx := testutil.Context(t, 2*time.Minute)
 	ws := e.createWorkspace(t, ctx, "dev")
 
 	status := func() codersdk.WorkspaceStatus {
@@ -319,41 +255,41 @@ func TestStopStartRestartDelete(t *testing.T) {
 		return w.LatestBuild.Status
 	}
 	// Stop is destructive: a non-terminal needs -y.
-	code, _, stderr := e.run(t, ctx, "stop", "dev")
+	code, _, stderr := e.exec(t, ctx, nil, "stop", "dev")
 	require.NotEqual(t, 0, code)
 	require.Contains(t, stderr, "pass -y")
 
-	r := e.start(ctx, "stop", "dev", "-y")
+	r := e.start(ctx, nil, "stop", "dev", "-y")
 	job := e.playJob(t, ctx, r, jobOutcome{lines: []string{"stopping the container"}})
 	require.Equal(t, "stop", job.WorkspaceBuild.Metadata.WorkspaceTransition)
 	require.Equal(t, 0, r.wait(t, ctx), r.stderr.String())
 	require.Contains(t, r.stdout.String(), "The admin/dev workspace is stopped.")
 	require.Equal(t, codersdk.WorkspaceStatusStopped, status())
 
-	code, _, stderr = e.run(t, ctx, "stop", "dev", "-y")
+	code, _, stderr = e.exec(t, ctx, nil, "stop", "dev", "-y")
 	require.Equal(t, 0, code)
 	require.Contains(t, stderr, "already stopped")
 
-	r = e.start(ctx, "start", "dev")
+	r = e.start(ctx, nil, "start", "dev")
 	e.playJob(t, ctx, r, jobOutcome{lines: []string{"starting the container"}})
 	require.Equal(t, 0, r.wait(t, ctx), r.stderr.String())
 	require.Equal(t, codersdk.WorkspaceStatusRunning, status())
 
-	r = e.start(ctx, "restart", "dev", "-y")
+	r = e.start(ctx, nil, "restart", "dev", "-y")
 	e.playJob(t, ctx, r, jobOutcome{lines: []string{"restart: stopping"}})
-	waitOutput(t, r, &r.stderr, "Build #5 (start)")
+	r.waitFor(t, &r.stderr, "Build #5 (start)")
 	e.playJob(t, ctx, r, jobOutcome{lines: []string{"restart: starting"}})
 	require.Equal(t, 0, r.wait(t, ctx), r.stderr.String())
 	require.Contains(t, r.stdout.String(), "has been restarted")
 	require.Equal(t, codersdk.WorkspaceStatusRunning, status())
 
 	// A failed build exits non-zero with Terraform's error.
-	r = e.start(ctx, "stop", "dev", "-y")
+	r = e.start(ctx, nil, "stop", "dev", "-y")
 	e.playJob(t, ctx, r, jobOutcome{lines: []string{"trying to stop"}, fail: "Error: container is locked"})
 	require.NotEqual(t, 0, r.wait(t, ctx))
 	require.Contains(t, r.stderr.String(), "build #6 (stop) of admin/dev failed:\nError: container is locked")
 
-	r = e.start(ctx, "delete", "dev", "-y")
+	r = e.start(ctx, nil, "delete", "dev", "-y")
 	job = e.playJob(t, ctx, r, jobOutcome{lines: []string{"destroying"}})
 	require.Equal(t, "destroy", job.WorkspaceBuild.Metadata.WorkspaceTransition)
 	require.Equal(t, 0, r.wait(t, ctx), r.stderr.String())
@@ -366,10 +302,10 @@ func TestDeleteOrphan(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	e.createTemplate(t)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	e.createWorkspace(t, ctx, "dev")
 	// No daemon plays this build: an orphan delete runs no Terraform.
-	code, stdout, stderr := e.run(t, ctx, "delete", "dev", "--orphan", "-y")
+	code, stdout, stderr := e.exec(t, ctx, nil, "delete", "dev", "--orphan", "-y")
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "==> Orphan\nOrphaned by admin")
 	require.Contains(t, stdout, "has been deleted")
@@ -381,10 +317,10 @@ func TestLogs(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	e.createTemplate(t)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	ws := e.createWorkspace(t, ctx, "dev")
 
-	code, stdout, stderr := e.run(t, ctx, "logs", "dev")
+	code, stdout, stderr := e.exec(t, ctx, nil, "logs", "dev")
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "creating dev")
 	require.Contains(t, stderr, "Build #1 (start) of admin/dev succeeded.")
@@ -392,18 +328,18 @@ func TestLogs(t *testing.T) {
 	// Follow a build started elsewhere.
 	_, err := e.owner.CreateWorkspaceBuild(ctx, ws.ID, codersdk.CreateWorkspaceBuildRequest{Transition: codersdk.WorkspaceTransitionStop})
 	require.NoError(t, err)
-	r := e.start(ctx, "logs", "dev", "-f")
+	r := e.start(ctx, nil, "logs", "dev", "-f")
 	e.playJob(t, ctx, r, jobOutcome{lines: []string{"followed line one", "followed line two"}, fail: "Error: nope"})
 	require.Equal(t, 0, r.wait(t, ctx), r.stderr.String())
 	require.Contains(t, r.stdout.String(), "followed line one\n==> Applying\nfollowed line two\n")
 	require.Contains(t, r.stderr.String(), "failed:\nError: nope")
 
-	code, stdout, _ = e.run(t, ctx, "logs", "dev", "--build", "1")
+	code, stdout, _ = e.exec(t, ctx, nil, "logs", "dev", "--build", "1")
 	require.Equal(t, 0, code)
 	require.Contains(t, stdout, "creating dev")
 	require.NotContains(t, stdout, "followed")
 
-	code, _, stderr = e.run(t, ctx, "logs", "dev", "--build", "7")
+	code, _, stderr = e.exec(t, ctx, nil, "logs", "dev", "--build", "7")
 	require.NotEqual(t, 0, code)
 	require.Contains(t, stderr, "has no build #7")
 }
@@ -412,16 +348,16 @@ func TestCancel(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	e.createTemplate(t)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	ws := e.createWorkspace(t, ctx, "dev")
 
-	code, _, stderr := e.run(t, ctx, "cancel", "dev")
+	code, _, stderr := e.exec(t, ctx, nil, "cancel", "dev")
 	require.Equal(t, 0, code)
 	require.Contains(t, stderr, "no build in progress")
 
 	b, err := e.owner.CreateWorkspaceBuild(ctx, ws.ID, codersdk.CreateWorkspaceBuildRequest{Transition: codersdk.WorkspaceTransitionStop})
 	require.NoError(t, err)
-	code, stdout, stderr := e.run(t, ctx, "cancel", "dev")
+	code, stdout, stderr := e.exec(t, ctx, nil, "cancel", "dev")
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "Canceling build #2")
 	b, err = e.owner.WorkspaceBuild(ctx, b.ID)
@@ -436,11 +372,11 @@ func TestCancel(t *testing.T) {
 func TestInterruptStopsFollowing(t *testing.T) {
 	e := newTestEnv(t)
 	e.createTemplate(t)
-	ctx := coderdtest.Context(t, time.Minute)
+	ctx := testutil.Context(t, time.Minute)
 	ws := e.createWorkspace(t, ctx, "dev")
 
-	r := e.start(ctx, "stop", "dev", "-y")
-	waitOutput(t, r, &r.stderr, "Queued (position 1")
+	r := e.start(ctx, nil, "stop", "dev", "-y")
+	r.waitFor(t, &r.stderr, "Queued (position 1")
 	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGINT))
 	require.Equal(t, 130, r.wait(t, ctx))
 	require.Contains(t, r.stderr.String(), "Stopped following build #2 of admin/dev; it goes on.")
@@ -449,15 +385,15 @@ func TestInterruptStopsFollowing(t *testing.T) {
 	w, err := e.owner.Workspace(ctx, ws.ID)
 	require.NoError(t, err)
 	require.Equal(t, codersdk.ProvisionerJobPending, w.LatestBuild.Job.Status)
-	r = e.start(ctx, "logs", "dev", "-f")
+	r = e.start(ctx, nil, "logs", "dev", "-f")
 	e.playJob(t, ctx, r, jobOutcome{lines: []string{"stopped after all"}})
 	require.Equal(t, 0, r.wait(t, ctx))
 
 	// An interrupted push cancels its import: nobody would promote it.
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"main.tf": "# v2"})
-	r = e.start(ctx, "templates", "push", "docker", "-d", dir)
-	waitOutput(t, r, &r.stderr, "Queued (position 1")
+	r = e.start(ctx, nil, "templates", "push", "docker", "-d", dir)
+	r.waitFor(t, &r.stderr, "Queued (position 1")
 	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGINT))
 	require.Equal(t, 130, r.wait(t, ctx))
 	require.Contains(t, r.stderr.String(), "template docker was not changed")
