@@ -57,7 +57,7 @@ bench-smoke:
 
 ## fuzz-smoke: every fuzz target for FUZZTIME (10s) each (scripts/fuzz.sh)
 fuzz-smoke:
-	$(GO) run ./scripts/testpg -- bash scripts/fuzz.sh
+	LIST_FLAGS=-race $(GO) run ./scripts/testpg -- bash scripts/fuzz.sh
 
 ## check-fmt: fail if a Go file needs gofmt
 check-fmt:

@@ -9,6 +9,9 @@
 #   FUZZMINIMIZETIME=3s  how long to shrink an input (go's default of 60s
 #                  would let shrinking new coverage eat a short run)
 #   GO_TAGS=...    build tags (default ts_debug_websockets, as the Makefile)
+#   LIST_FLAGS=... extra flags for the listing step; the Makefile passes
+#                  -race so that it reuses the packages the race-enabled
+#                  test run already compiled
 #
 # go test accepts one -fuzz target per package per invocation, so each
 # target is its own `go test -run '^$' -fuzz '^Name$'`. A failure leaves the
@@ -24,6 +27,7 @@ export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
 export GOFLAGS="${GOFLAGS:--mod=mod}"
 FUZZTIME="${FUZZTIME:-10s}"
 FUZZMINIMIZETIME="${FUZZMINIMIZETIME:-3s}"
+read -ra list_flags <<<"${LIST_FLAGS:-}"
 GO_TAGS="${GO_TAGS-ts_debug_websockets}"
 patterns=("${@:-./...}")
 
@@ -44,26 +48,29 @@ if [[ ${#candidates[@]} -eq 0 ]]; then
 fi
 
 # `go test -list` prints a package's matching names, then its "ok <pkg>"
-# line; pair each name with the package that follows it.
-listing="$(go test -tags "$GO_TAGS" -list '^Fuzz' "${candidates[@]}")"
-targets=()
-pending=()
-while read -r first second _; do
-	case "$first" in
-	Fuzz*) pending+=("$first") ;;
-	ok)
-		for name in "${pending[@]}"; do targets+=("$second $name"); done
-		pending=()
-		;;
-	esac
-done <<<"$listing"
-
-if [[ ${#targets[@]} -eq 0 ]]; then
-	echo "fuzz.sh: no fuzz targets found in ${patterns[*]}" >&2
-	exit 1
-fi
-
+# line. Each package is listed on its own, so one that does not build is
+# reported as failed and the others are still fuzzed.
 failed=()
+targets=()
+for cand in "${candidates[@]}"; do
+	if ! listing="$(go test "${list_flags[@]}" -tags "$GO_TAGS" -list '^Fuzz' "$cand" 2>&1)"; then
+		echo "$listing" >&2
+		echo "fuzz.sh: cannot list the fuzz targets of $cand" >&2
+		failed+=("$cand")
+		continue
+	fi
+	pending=()
+	while read -r first second _; do
+		case "$first" in
+		Fuzz*) pending+=("$first") ;;
+		ok)
+			for name in "${pending[@]}"; do targets+=("$second $name"); done
+			pending=()
+			;;
+		esac
+	done <<<"$listing"
+done
+
 for entry in "${targets[@]}"; do
 	read -r pkg name <<<"$entry"
 	echo "fuzz.sh: $pkg $name for $FUZZTIME" >&2
