@@ -72,30 +72,20 @@ func BenchmarkThroughput(b *testing.B) {
 // sink accepts connections that announce a length, read that many bytes
 // and acknowledge with one byte.
 func sink(b *testing.B, ln net.Listener) {
-	b.Cleanup(func() { _ = ln.Close() })
-	go func() {
+	serveConns(b, ln, func(nc net.Conn) {
 		for {
-			nc, err := ln.Accept()
-			if err != nil {
+			var n uint64
+			if err := binary.Read(nc, binary.BigEndian, &n); err != nil {
 				return
 			}
-			go func() {
-				defer nc.Close()
-				for {
-					var n uint64
-					if err := binary.Read(nc, binary.BigEndian, &n); err != nil {
-						return
-					}
-					if _, err := io.CopyN(io.Discard, nc, int64(n)); err != nil {
-						return
-					}
-					if _, err := nc.Write([]byte{1}); err != nil {
-						return
-					}
-				}
-			}()
+			if _, err := io.CopyN(io.Discard, nc, int64(n)); err != nil {
+				return
+			}
+			if _, err := nc.Write([]byte{1}); err != nil {
+				return
+			}
 		}
-	}()
+	})
 }
 
 // pump writes b.N chunks through nc and waits for the receiver's ack.

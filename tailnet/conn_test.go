@@ -17,6 +17,14 @@ import (
 // echoServe echoes every connection accepted on ln until it is closed.
 func echoServe(t testing.TB, ln net.Listener) {
 	t.Helper()
+	serveConns(t, ln, func(nc net.Conn) { _, _ = io.Copy(nc, nc) })
+}
+
+// serveConns runs handle on every connection accepted on ln, each in its
+// own goroutine that closes the connection after, until ln is closed at
+// the end of the test.
+func serveConns(t testing.TB, ln net.Listener, handle func(net.Conn)) {
+	t.Helper()
 	t.Cleanup(func() { _ = ln.Close() })
 	go func() {
 		for {
@@ -26,7 +34,7 @@ func echoServe(t testing.TB, ln net.Listener) {
 			}
 			go func() {
 				defer nc.Close()
-				_, _ = io.Copy(nc, nc)
+				handle(nc)
 			}()
 		}
 	}()
