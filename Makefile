@@ -20,27 +20,39 @@ GO_TAGS ?= ts_debug_websockets
 export GO_TAGS
 GO_BUILD_FLAGS = -tags '$(GO_TAGS)'
 
-.PHONY: all build run test test-go check-fmt vet bench-smoke fuzz-smoke lint fmt bench deps clean
+.PHONY: all build site-assets run test test-go check-fmt vet bench-smoke fuzz-smoke lint fmt bench deps clean
 all: build
 
-## deps: install machine packages the product and tests need (PostgreSQL, OpenSSH client and server, iproute2)
+## deps: install machine packages the product and tests need (PostgreSQL, OpenSSH client and server, iproute2, node-xterm, Chromium)
 deps:
 	@bash scripts/install-postgres.sh
 
+# XTERM_JS is the web terminal's script, bundled from Debian's node-xterm
+# and embedded in the binary (site/static/vendor is not in git).
+XTERM_JS := site/static/vendor/xterm.js
+$(XTERM_JS): scripts/xtermbundle/main.go
+	$(GO) run ./scripts/xtermbundle -out site/static/vendor
+	@touch $(XTERM_JS)
+
+## site-assets: bundle xterm.js for the dashboard's terminal (needs make deps)
+site-assets: $(XTERM_JS)
+
 ## build: build the coder binary into build/coder
 build: $(BIN)
-$(BIN): $(GO_SOURCES)
+$(BIN): $(GO_SOURCES) $(XTERM_JS)
 	@mkdir -p build
 	$(GO) build $(GO_BUILD_FLAGS) -o $(BIN) ./cmd/coder
 
 -include mk/toolchain.mk
 
 ## run: build and start the server (built-in PostgreSQL, one built-in provisioner) on http://127.0.0.1:3000
-run: deps toolchain workspace-image build
+run: deps toolchain workspace-image
+	@$(MAKE) --no-print-directory build
 	TF_CLI_CONFIG_FILE=$(CURDIR)/.toolchain/terraformrc ./$(BIN) server $(RUN_ARGS)
 
 ## test: everything, as CI runs it (.ci/run): gofmt, vet, the suite, a benchmark smoke, a fuzz smoke
 test: deps toolchain workspace-image
+	@$(MAKE) --no-print-directory site-assets
 	@$(MAKE) --no-print-directory check-fmt
 	@$(MAKE) --no-print-directory vet
 	@$(MAKE) --no-print-directory test-go
@@ -52,8 +64,9 @@ test-go:
 	$(GO) run ./scripts/testpg -- $(GO) test $(GO_BUILD_FLAGS) $(TEST_FLAGS) -timeout $(TEST_TIMEOUT) ./...
 
 ## bench-smoke: every benchmark once, at its -short sizes, so none rots; figures are printed, never compared
+## (without -race: the suite already ran the same code under the race detector)
 bench-smoke:
-	$(GO) run ./scripts/testpg -- $(GO) test $(GO_BUILD_FLAGS) $(TEST_FLAGS) -short -run '^$$' -bench . -benchtime 1x -timeout 20m ./...
+	$(GO) run ./scripts/testpg -- $(GO) test $(GO_BUILD_FLAGS) -count=1 -short -run '^$$' -bench . -benchtime 1x -timeout 20m ./...
 
 ## fuzz-smoke: every fuzz target for FUZZTIME (10s) each (scripts/fuzz.sh)
 fuzz-smoke:

@@ -22,6 +22,11 @@ packages=()
 have_pg_server || packages+=(postgresql)
 command -v ssh >/dev/null 2>&1 || packages+=(openssh-client)
 [ -x /usr/sbin/sshd ] || packages+=(openssh-server)
+# The dashboard's web terminal: Debian's xterm.js modules, bundled into one
+# browser script by scripts/xtermbundle (libjs-xterm's browser build is a
+# stub that cannot run in a browser). The browser tests drive Chromium.
+[ -f /usr/share/nodejs/xterm/lib/public/Terminal.js ] || packages+=(node-xterm)
+command -v chromium >/dev/null 2>&1 || packages+=(chromium)
 # tailnet's loopback-only test builds a network namespace with ip(8).
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || packages+=(iproute2)
 

@@ -25,7 +25,7 @@ func TestBrowserFirstRun(t *testing.T) {
 	p.Fill(`input[name=username]`, "admin")
 	p.Fill(`input[name=password]`, "SomePass!234")
 	p.Fill(`input[name=password_confirm]`, "SomePass!234")
-	p.Click(`form button[type=submit]`)
+	p.Click(`main form button[type=submit]`)
 	require.True(t, strings.HasSuffix(p.URL(), "/templates"), "after setup: %s", p.URL())
 	require.Equal(t, "admin", p.Text(".who"))
 
@@ -33,12 +33,12 @@ func TestBrowserFirstRun(t *testing.T) {
 	require.Contains(t, p.URL(), "/login")
 	p.Fill(`input[name=email]`, "admin@example.com")
 	p.Fill(`input[name=password]`, "wrong-password!")
-	p.Click(`form button[type=submit]`)
+	p.Click(`main form button[type=submit]`)
 	p.WaitText(`.error`, regexp.MustCompile(`Incorrect email or password`), 10*time.Second)
 	require.Equal(t, "admin@example.com", p.Find(`input[name=email]`).MustProperty("value").String(), "the email is kept")
 
 	p.Fill(`input[name=password]`, "SomePass!234")
-	p.Click(`form button[type=submit]`)
+	p.Click(`main form button[type=submit]`)
 	require.True(t, strings.HasSuffix(p.URL(), "/workspaces"), "after login: %s", p.URL())
 	p.WaitText(`#workspaces`, regexp.MustCompile(`No workspaces match`), 10*time.Second)
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/go-rod/rod"
+	"github.com/go-rod/rod/lib/input"
 	"github.com/go-rod/rod/lib/launcher"
 	"github.com/go-rod/rod/lib/proto"
 )
@@ -92,6 +93,8 @@ type Page struct {
 	*rod.Page
 	t       testing.TB
 	timeout time.Duration
+	// ctx is the browser context (cookies) the tab belongs to.
+	ctx *Browser
 }
 
 // Open loads url in a new tab (an incognito context when fresh, so each
@@ -106,11 +109,23 @@ func (b *Browser) Open(url string, fresh bool) *Page {
 		}
 		br = inc
 	}
-	p, err := br.Page(proto.TargetCreateTarget{URL: "about:blank"})
+	return (&Browser{t: b.t, rod: br, timeout: b.timeout}).open(url)
+}
+
+// NewTab opens url in another tab of the same browser context: same
+// cookies, so the same signed-in user.
+func (p *Page) NewTab(url string) *Page {
+	p.t.Helper()
+	return p.ctx.open(url)
+}
+
+func (b *Browser) open(url string) *Page {
+	b.t.Helper()
+	p, err := b.rod.Page(proto.TargetCreateTarget{URL: "about:blank"})
 	if err != nil {
 		b.t.Fatalf("new tab: %v", err)
 	}
-	page := &Page{Page: p, t: b.t, timeout: b.timeout}
+	page := &Page{Page: p, t: b.t, timeout: b.timeout, ctx: b}
 	b.t.Cleanup(func() {
 		if b.t.Failed() {
 			page.SaveArtifacts()
@@ -182,17 +197,45 @@ func (p *Page) WaitText(selector string, re *regexp.Regexp, within time.Duration
 	p.t.Helper()
 	deadline := time.Now().Add(within)
 	var last string
+	// Background tabs get no animation frames, and terminals render on
+	// them: read from the front.
+	if _, err := p.Activate(); err != nil {
+		p.t.Fatalf("activate tab: %v", err)
+	}
 	for {
-		if el, err := p.Timeout(time.Second).Element(selector); err == nil {
-			if s, err := el.Text(); err == nil {
-				last = s
-				if re.MatchString(s) {
-					return s
-				}
+		// innerText of a fresh query each time: robust to the element
+		// being replaced (polling, a reload) between reads.
+		res, err := p.Timeout(5*time.Second).Eval(`(sel) => { const el = document.querySelector(sel); return el ? el.innerText : null }`, selector)
+		if err == nil && res != nil && !res.Value.Nil() {
+			last = res.Value.Str()
+			if re.MatchString(last) {
+				return last
 			}
 		}
 		if time.Now().After(deadline) {
 			p.t.Fatalf("waited %s for %s to match %s; last text:\n%s", within, selector, re, last)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// WaitTerminal waits until the web terminal's buffer (scrollback and
+// screen, read through xterm.js rather than the DOM, so it does not depend
+// on the tab being painted) matches re, and returns it.
+func (p *Page) WaitTerminal(re *regexp.Regexp, within time.Duration) string {
+	p.t.Helper()
+	deadline := time.Now().Add(within)
+	var last string
+	for {
+		res, err := p.Timeout(5*time.Second).Eval(`() => { const t = window.coderTerminal; if (!t) return null; t.selectAll(); const s = t.getSelection(); t.clearSelection(); return s; }`)
+		if err == nil && res != nil && !res.Value.Nil() {
+			last = res.Value.Str()
+			if re.MatchString(last) {
+				return last
+			}
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("waited %s for the terminal to match %s; its text:\n%s", within, re, last)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -240,4 +283,36 @@ func (p *Page) SaveArtifacts() {
 		url = info.URL
 	}
 	p.t.Logf("browser artifacts for %s: %s.{png,html}", strings.TrimSpace(url), base)
+}
+
+// Type sends text as key presses to the focused element ("\r" is Enter),
+// as a user typing would: terminals listen to key events, not values.
+func (p *Page) Type(text string) {
+	p.t.Helper()
+	keys := make([]input.Key, 0, len(text))
+	for _, r := range text {
+		switch r {
+		case '\r', '\n':
+			keys = append(keys, input.Enter)
+		case '\x1b':
+			keys = append(keys, input.Escape)
+		default:
+			keys = append(keys, input.Key(r))
+		}
+	}
+	if err := p.Timeout(p.timeout).KeyActions().Type(keys...).Do(); err != nil {
+		p.t.Fatalf("type %q: %v", text, err)
+	}
+}
+
+// Resize sets the window's inner size, as dragging its edge would.
+func (p *Page) Resize(width, height int) {
+	p.t.Helper()
+	if err := p.SetViewport(&proto.EmulationSetDeviceMetricsOverride{Width: width, Height: height, DeviceScaleFactor: 1}); err != nil {
+		p.t.Fatalf("resize to %dx%d: %v", width, height, err)
+	}
+	// The page sees a resize event only from a real window change; tell it.
+	if _, err := p.Eval(`() => window.dispatchEvent(new Event("resize"))`); err != nil {
+		p.t.Fatalf("dispatch resize: %v", err)
+	}
 }

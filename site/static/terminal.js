@@ -24,6 +24,8 @@
     scrollback: 10000
   });
   term.open(el);
+  // For tests and the curious: the live terminal object.
+  window.coderTerminal = term;
   term.fit();
   term.focus();
 

@@ -44,6 +44,11 @@ locals {
   loopback    = local.access_host == "localhost" || startswith(local.access_host, "127.") || local.access_host == "[::1]"
   init_script = local.loopback ? coder_agent.main.init_script : replace(coder_agent.main.init_script, "/localhost|127\\.0\\.0\\.1/", "host.docker.internal")
   container   = "coder-${local.username}-${lower(data.coder_workspace.me.name)}"
+  # The port of the workspace's web app. With a loopback access URL the
+  # container shares the host's network, so each workspace gets its own
+  # port (derived from its ID) rather than one fixed port they would fight
+  # over.
+  app_port = 20000 + parseint(substr(md5(data.coder_workspace.me.id), 0, 4), 16) % 10000
 }
 
 resource "coder_agent" "main" {
@@ -58,6 +63,14 @@ resource "coder_agent" "main" {
       printf '%s\n' 'export PATH="$HOME/.local/bin:$PATH"' > ~/.profile
     fi
     mkdir -p ~/.local/bin
+    # The "Files" app: a static web server over ~/www (busybox httpd, which
+    # the workspace image has). Replace it with your editor or notebook.
+    mkdir -p ~/www
+    if [ ! -f ~/www/index.html ]; then
+      printf '<!doctype html><title>%s</title><h1>Hello from %s</h1><p>Served from ~/www by busybox httpd.</p>\n' \
+        "${data.coder_workspace.me.name}" "${data.coder_workspace.me.name}" > ~/www/index.html
+    fi
+    busybox httpd -p 127.0.0.1:${local.app_port} -h ~/www
     echo "workspace ${data.coder_workspace.me.name} is ready"
   EOT
 
@@ -68,6 +81,18 @@ resource "coder_agent" "main" {
     GIT_COMMITTER_NAME  = coalesce(data.coder_workspace_owner.me.full_name, local.username)
     GIT_COMMITTER_EMAIL = data.coder_workspace_owner.me.email
   }
+}
+
+# A web app in the workspace, opened from the dashboard through coderd
+# (at /@owner/workspace.main/apps/files/, or on its own subdomain when the
+# server has --wildcard-access-url).
+resource "coder_app" "files" {
+  agent_id     = coder_agent.main.id
+  slug         = "files"
+  display_name = "Files"
+  url          = "http://localhost:${local.app_port}/"
+  share        = "owner"
+  subdomain    = true
 }
 
 # The home directory outlives stop/start (the container is deleted on stop)

@@ -1,0 +1,127 @@
+package e2e_test
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/opencoder/coder/site/sitetest"
+)
+
+// TestBrowserWorkspace is issue 8's "done when" in Chromium, against the
+// real binary and real Docker: sign in through the form, create a workspace
+// from the docker template through the form, watch it build and its agent
+// turn ready, use the web terminal (command output, scrollback after a
+// reload, resize, a full-screen program), open the workspace's app by path
+// and by subdomain, and see another user refused.
+func TestBrowserWorkspace(t *testing.T) {
+	// *.localhost resolves to loopback in Chromium itself: no DNS needed
+	// for subdomain apps.
+	d := newDeployment(t, "--wildcard-access-url", "*.apps.localhost")
+	cleanupDocker(t, "admin", "bws")
+	d.run("templates", "push", "docker", "-d", "templates/docker", "-y")
+	d.run("users", "create", "--username", "bob", "--email", "bob@example.com", "--password", "SomePass!234")
+
+	b := sitetest.New(t, sitetest.Options{Timeout: time.Minute})
+	p := b.Open(d.url+"/workspaces", true)
+	require.Contains(t, p.URL(), "/login")
+	p.Fill(`input[name=email]`, "admin@example.com")
+	p.Fill(`input[name=password]`, "SomePass!234")
+	p.Click(`main form button[type=submit]`)
+	require.True(t, strings.HasSuffix(p.URL(), "/workspaces"), p.URL())
+
+	// Create a workspace through the form.
+	p.Navigate(d.url + "/templates")
+	p.Click(`a.button[href$="/docker/workspace"]`)
+	p.Fill(`input[name=name]`, "bws")
+	p.Click(`main form button[type=submit]`)
+	require.True(t, strings.HasSuffix(p.URL(), "/@admin/bws"), p.URL())
+
+	// The build log streams in; the status and the agent follow without a
+	// reload.
+	p.WaitText(`#build-log`, regexp.MustCompile(`Apply complete`), 5*time.Minute)
+	p.WaitText(`#ws-status`, regexp.MustCompile(`^running$`), 2*time.Minute)
+	p.WaitText(`[data-agent="main"] [data-lifecycle]`, regexp.MustCompile(`^ready$`), 3*time.Minute)
+	p.WaitText(`[data-agent="main"] [data-app="files"]`, regexp.MustCompile(`Files`), 10*time.Second)
+
+	t.Run("terminal", func(t *testing.T) {
+		term := p.NewTab(d.url + "/@admin/bws.main/terminal")
+		require.Contains(t, term.URL(), "reconnect=", "the session id is put in the URL so a reload resumes it")
+		term.WaitText(`#terminal-state`, regexp.MustCompile(`^connected$`), time.Minute)
+		term.Find(`#terminal`).MustClick()
+		term.Type("expr 50 - 8\r")
+		term.WaitTerminal(regexp.MustCompile(`(?m)^42\s*$`), 30*time.Second)
+
+		// Loading the page again resumes the same shell, scrollback
+		// included.
+		first := term
+		term = p.NewTab(first.URL())
+		require.NoError(t, first.Close())
+		term.WaitText(`#terminal-state`, regexp.MustCompile(`^connected$`), time.Minute)
+		term.WaitTerminal(regexp.MustCompile(`expr 50 - 8`), 30*time.Second)
+
+		// Resizing the window resizes the PTY.
+		term.Find(`#terminal`).MustClick()
+		term.Resize(700, 400)
+		time.Sleep(500 * time.Millisecond) // let the fit and the resize message settle
+		term.Type("stty size\r")
+		small := term.WaitTerminal(regexp.MustCompile(`stty size\s*\n\d+ \d+`), 30*time.Second)
+		term.Resize(1200, 800)
+		time.Sleep(500 * time.Millisecond)
+		term.Type("clear; stty size\r")
+		large := term.WaitTerminal(regexp.MustCompile(`clear; stty size\s*\n\d+ \d+`), 30*time.Second)
+		require.NotEqual(t, sttySize(small), sttySize(large), "stty size follows the window")
+
+		// A full-screen program draws and exits.
+		term.Type("vi /tmp/e2e.txt\r")
+		term.WaitTerminal(regexp.MustCompile(`(?m)^~`), 30*time.Second)
+		term.Type("\x1b:q!\r")
+		term.Type("echo vi-done\r")
+		term.WaitTerminal(regexp.MustCompile(`(?m)^vi-done\s*$`), 30*time.Second)
+	})
+
+	t.Run("path app", func(t *testing.T) {
+		app := p.NewTab(d.url + "/@admin/bws.main/apps/files/")
+		app.WaitText(`h1`, regexp.MustCompile(`Hello from bws`), time.Minute)
+	})
+
+	t.Run("subdomain app", func(t *testing.T) {
+		u, err := url.Parse(d.url)
+		require.NoError(t, err)
+		app := p.NewTab("http://files--main--bws--admin.apps.localhost:" + u.Port() + "/")
+		app.WaitText(`h1`, regexp.MustCompile(`Hello from bws`), time.Minute)
+		require.NotContains(t, app.URL(), "coder_app_ticket", "the one-time ticket does not linger in the address")
+	})
+
+	t.Run("another user", func(t *testing.T) {
+		bob := b.Open(d.url+"/login", true)
+		bob.Fill(`input[name=email]`, "bob@example.com")
+		bob.Fill(`input[name=password]`, "SomePass!234")
+		bob.Click(`main form button[type=submit]`)
+		bob.Navigate(d.url + "/@admin/bws.main/apps/files/")
+		bob.WaitText(`body`, regexp.MustCompile(`No such app, or you may not open it`), 30*time.Second)
+		bob.Navigate(d.url + "/@admin/bws")
+		bob.WaitText(`h1`, regexp.MustCompile(`Not Found`), 30*time.Second)
+	})
+
+	// Stop and start from the dashboard.
+	p.Navigate(d.url + "/@admin/bws")
+	p.Click(`button[name=action][value=stop]`)
+	p.WaitText(`#ws-status`, regexp.MustCompile(`^stopped$`), 3*time.Minute)
+	p.Click(`button[name=action][value=start]`)
+	p.WaitText(`#ws-status`, regexp.MustCompile(`^running$`), 3*time.Minute)
+	d.run("delete", "bws", "-y")
+}
+
+// sttySize is the last "rows cols" line stty printed.
+func sttySize(screen string) string {
+	m := regexp.MustCompile(`(?m)^(\d+ \d+)\s*$`).FindAllStringSubmatch(screen, -1)
+	if len(m) == 0 {
+		return ""
+	}
+	return m[len(m)-1][1]
+}
