@@ -227,7 +227,7 @@ func (p *Page) WaitTerminal(re *regexp.Regexp, within time.Duration) string {
 	deadline := time.Now().Add(within)
 	var last string
 	for {
-		res, err := p.Timeout(5*time.Second).Eval(`() => { const t = window.coderTerminal; if (!t) return null; t.selectAll(); const s = t.getSelection(); t.clearSelection(); return s; }`)
+		res, err := p.Timeout(5 * time.Second).Eval(`() => { const t = window.coderTerminal; if (!t) return null; t.selectAll(); const s = t.getSelection(); t.clearSelection(); return s; }`)
 		if err == nil && res != nil && !res.Value.Nil() {
 			last = res.Value.Str()
 			if re.MatchString(last) {
