@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
@@ -22,7 +23,10 @@ func TestBrowserWorkspace(t *testing.T) {
 	// *.localhost resolves to loopback in Chromium itself: no DNS needed
 	// for subdomain apps.
 	d := newDeployment(t, "--wildcard-access-url", "*.apps.localhost")
-	cleanupDocker(t, "admin", "bws")
+	// A name of its own, so a container left by an earlier run that was
+	// killed cannot collide with this one.
+	ws := fmt.Sprintf("bws%d", time.Now().UnixNano()%100000)
+	cleanupDocker(t, "admin", ws)
 	d.run("templates", "push", "docker", "-d", "templates/docker", "-y")
 	d.run("users", "create", "--username", "bob", "--email", "bob@example.com", "--password", "SomePass!234")
 
@@ -37,19 +41,20 @@ func TestBrowserWorkspace(t *testing.T) {
 	// Create a workspace through the form.
 	p.Navigate(d.url + "/templates")
 	p.Click(`a.button[href$="/docker/workspace"]`)
-	p.Fill(`input[name=name]`, "bws")
+	p.Fill(`input[name=name]`, ws)
 	p.Click(`main form button[type=submit]`)
-	require.True(t, strings.HasSuffix(p.URL(), "/@admin/bws"), p.URL())
+	require.True(t, strings.HasSuffix(p.URL(), "/@admin/"+ws), p.URL())
 
 	// The build log streams in; the status and the agent follow without a
 	// reload.
-	p.WaitText(`#build-log`, regexp.MustCompile(`Apply complete`), 5*time.Minute)
+	buildLog := p.WaitText(`#build-log`, regexp.MustCompile(`Apply complete|Error: `), 5*time.Minute)
+	require.Contains(t, buildLog, "Apply complete", "the build failed")
 	p.WaitText(`#ws-status`, regexp.MustCompile(`^running$`), 2*time.Minute)
 	p.WaitText(`[data-agent="main"] [data-lifecycle]`, regexp.MustCompile(`^ready$`), 3*time.Minute)
 	p.WaitText(`[data-agent="main"] [data-app="files"]`, regexp.MustCompile(`Files`), 10*time.Second)
 
 	t.Run("terminal", func(t *testing.T) {
-		term := p.NewTab(d.url + "/@admin/bws.main/terminal")
+		term := p.NewTab(d.url + "/@admin/" + ws + ".main/terminal")
 		require.Contains(t, term.URL(), "reconnect=", "the session id is put in the URL so a reload resumes it")
 		term.WaitText(`#terminal-state`, regexp.MustCompile(`^connected$`), time.Minute)
 		term.Find(`#terminal`).MustClick()
@@ -72,28 +77,32 @@ func TestBrowserWorkspace(t *testing.T) {
 		small := term.WaitTerminal(regexp.MustCompile(`stty size\s*\n\d+ \d+`), 30*time.Second)
 		term.Resize(1200, 800)
 		time.Sleep(500 * time.Millisecond)
-		term.Type("clear; stty size\r")
-		large := term.WaitTerminal(regexp.MustCompile(`clear; stty size\s*\n\d+ \d+`), 30*time.Second)
+		term.Type("stty size\r")
+		large := term.WaitTerminal(regexp.MustCompile(`(?s)stty size\s*\n\d+ \d+.*stty size\s*\n\d+ \d+`), 30*time.Second)
 		require.NotEqual(t, sttySize(small), sttySize(large), "stty size follows the window")
 
 		// A full-screen program draws and exits.
 		term.Type("vi /tmp/e2e.txt\r")
 		term.WaitTerminal(regexp.MustCompile(`(?m)^~`), 30*time.Second)
-		term.Type("\x1b:q!\r")
+		// Escape on its own: vi reads an escape followed at once by more
+		// bytes as a key sequence, as it would from a real keyboard too.
+		term.SendTerminal("\x1b")
+		time.Sleep(300 * time.Millisecond)
+		term.SendTerminal(":q!\r")
 		term.Type("echo vi-done\r")
 		term.WaitTerminal(regexp.MustCompile(`(?m)^vi-done\s*$`), 30*time.Second)
 	})
 
 	t.Run("path app", func(t *testing.T) {
-		app := p.NewTab(d.url + "/@admin/bws.main/apps/files/")
-		app.WaitText(`h1`, regexp.MustCompile(`Hello from bws`), time.Minute)
+		app := p.NewTab(d.url + "/@admin/" + ws + ".main/apps/files/")
+		app.WaitText(`h1`, regexp.MustCompile(`Hello from `+ws), time.Minute)
 	})
 
 	t.Run("subdomain app", func(t *testing.T) {
 		u, err := url.Parse(d.url)
 		require.NoError(t, err)
-		app := p.NewTab("http://files--main--bws--admin.apps.localhost:" + u.Port() + "/")
-		app.WaitText(`h1`, regexp.MustCompile(`Hello from bws`), time.Minute)
+		app := p.NewTab("http://files--main--" + ws + "--admin.apps.localhost:" + u.Port() + "/")
+		app.WaitText(`h1`, regexp.MustCompile(`Hello from `+ws), time.Minute)
 		require.NotContains(t, app.URL(), "coder_app_ticket", "the one-time ticket does not linger in the address")
 	})
 
@@ -102,19 +111,21 @@ func TestBrowserWorkspace(t *testing.T) {
 		bob.Fill(`input[name=email]`, "bob@example.com")
 		bob.Fill(`input[name=password]`, "SomePass!234")
 		bob.Click(`main form button[type=submit]`)
-		bob.Navigate(d.url + "/@admin/bws.main/apps/files/")
+		bob.Navigate(d.url + "/@admin/" + ws + ".main/apps/files/")
 		bob.WaitText(`body`, regexp.MustCompile(`No such app, or you may not open it`), 30*time.Second)
-		bob.Navigate(d.url + "/@admin/bws")
+		bob.Navigate(d.url + "/@admin/" + ws)
 		bob.WaitText(`h1`, regexp.MustCompile(`Not Found`), 30*time.Second)
 	})
 
 	// Stop and start from the dashboard.
-	p.Navigate(d.url + "/@admin/bws")
-	p.Click(`button[name=action][value=stop]`)
-	p.WaitText(`#ws-status`, regexp.MustCompile(`^stopped$`), 3*time.Minute)
-	p.Click(`button[name=action][value=start]`)
-	p.WaitText(`#ws-status`, regexp.MustCompile(`^running$`), 3*time.Minute)
-	d.run("delete", "bws", "-y")
+	p.Navigate(d.url + "/@admin/" + ws)
+	p.Submit(`button[name=action][value=stop]`)
+	status := p.WaitText(`#ws-status`, regexp.MustCompile(`^(stopped|failed)$`), 3*time.Minute)
+	require.Equal(t, "stopped", status)
+	p.Submit(`button[name=action][value=start]`)
+	status = p.WaitText(`#ws-status`, regexp.MustCompile(`^(running|failed)$`), 3*time.Minute)
+	require.Equal(t, "running", status)
+	d.run("delete", ws, "-y")
 }
 
 // sttySize is the last "rows cols" line stty printed.

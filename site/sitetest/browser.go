@@ -182,6 +182,20 @@ func (p *Page) Click(selector string) {
 	wait()
 }
 
+// Submit clicks the element matching selector from the page's own script
+// (one step, so a part of the page that refreshes itself cannot swap the
+// element out between finding and clicking it) and waits for the
+// navigation it starts.
+func (p *Page) Submit(selector string) {
+	p.t.Helper()
+	wait := p.Timeout(p.timeout).WaitNavigation(proto.PageLifecycleEventNameLoad)
+	res, err := p.Timeout(p.timeout).Eval(`(sel) => { const el = document.querySelector(sel); if (!el) return false; el.click(); return true; }`, selector)
+	if err != nil || !res.Value.Bool() {
+		p.t.Fatalf("submit %s: not found (%v)", selector, err)
+	}
+	wait()
+}
+
 // Text returns the visible text of the element matching selector.
 func (p *Page) Text(selector string) string {
 	p.t.Helper()
@@ -227,7 +241,7 @@ func (p *Page) WaitTerminal(re *regexp.Regexp, within time.Duration) string {
 	deadline := time.Now().Add(within)
 	var last string
 	for {
-		res, err := p.Timeout(5 * time.Second).Eval(`() => { const t = window.coderTerminal; if (!t) return null; t.selectAll(); const s = t.getSelection(); t.clearSelection(); return s; }`)
+		res, err := p.Timeout(5 * time.Second).Eval(`() => { const t = window.coderTerminal; if (!t) return null; const b = t._core.buffer; const out = []; for (let i = 0; i < b.lines.length; i++) out.push(b.translateBufferLineToString(i, true)); return out.join("\n"); }`)
 		if err == nil && res != nil && !res.Value.Nil() {
 			last = res.Value.Str()
 			if re.MatchString(last) {
@@ -302,6 +316,16 @@ func (p *Page) Type(text string) {
 	}
 	if err := p.Timeout(p.timeout).KeyActions().Type(keys...).Do(); err != nil {
 		p.t.Fatalf("type %q: %v", text, err)
+	}
+}
+
+// SendTerminal feeds text to the web terminal through xterm.js's own input
+// path (as its keyboard handler does), for keys a synthetic keyboard cannot
+// produce reliably: escape sequences and shifted symbols.
+func (p *Page) SendTerminal(text string) {
+	p.t.Helper()
+	if _, err := p.Timeout(p.timeout).Eval(`(s) => window.coderTerminal._core.handler(s)`, text); err != nil {
+		p.t.Fatalf("send %q to the terminal: %v", text, err)
 	}
 }
 
