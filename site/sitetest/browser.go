@@ -196,6 +196,22 @@ func (p *Page) Submit(selector string) {
 	wait()
 }
 
+// SubmitConfirmed is Submit for an action that asks "are you sure?" first
+// (a confirm dialog): it accepts the dialog, as a user clicking OK would.
+func (p *Page) SubmitConfirmed(selector string) {
+	p.t.Helper()
+	wait, handle := p.Timeout(p.timeout).HandleDialog()
+	accepted := make(chan error, 1)
+	go func() {
+		wait()
+		accepted <- handle(&proto.PageHandleJavaScriptDialog{Accept: true})
+	}()
+	p.Submit(selector)
+	if err := <-accepted; err != nil {
+		p.t.Fatalf("accept the confirmation of %s: %v", selector, err)
+	}
+}
+
 // Text returns the visible text of the element matching selector.
 func (p *Page) Text(selector string) string {
 	p.t.Helper()
