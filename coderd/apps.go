@@ -163,15 +163,7 @@ func (r appResolver) agent(ctx context.Context, ws database.Workspace, name stri
 	if err != nil {
 		return database.WorkspaceAgent{}, provisionerdserver.AgentSpec{}, false, fmt.Errorf("look up latest build: %w", err)
 	}
-	resources, err := db.GetWorkspaceResourcesByJobIDs(ctx, []uuid.UUID{build.JobID})
-	if err != nil {
-		return database.WorkspaceAgent{}, provisionerdserver.AgentSpec{}, false, fmt.Errorf("look up resources: %w", err)
-	}
-	ids := make([]uuid.UUID, 0, len(resources))
-	for _, res := range resources {
-		ids = append(ids, res.ID)
-	}
-	agents, err := db.GetWorkspaceAgentsByResourceIDs(ctx, ids)
+	_, agents, err := r.api.resourceRowsForJobs(ctx, []uuid.UUID{build.JobID})
 	if err != nil {
 		return database.WorkspaceAgent{}, provisionerdserver.AgentSpec{}, false, fmt.Errorf("look up agents: %w", err)
 	}

@@ -16,17 +16,26 @@ import (
 	"github.com/opencoder/coder/codersdk"
 )
 
-// resourcesForJobs converts the resources (with agents) of jobs.
-func (api *API) resourcesForJobs(ctx context.Context, jobIDs []uuid.UUID) (map[uuid.UUID][]codersdk.WorkspaceResource, error) {
+// resourceRowsForJobs reads the resources of jobs and their agents.
+func (api *API) resourceRowsForJobs(ctx context.Context, jobIDs []uuid.UUID) ([]database.WorkspaceResource, []database.WorkspaceAgent, error) {
 	rs, err := api.opts.DB.GetWorkspaceResourcesByJobIDs(ctx, jobIDs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ids := make([]uuid.UUID, len(rs))
 	for i, r := range rs {
 		ids[i] = r.ID
 	}
 	agents, err := api.opts.DB.GetWorkspaceAgentsByResourceIDs(ctx, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rs, agents, nil
+}
+
+// resourcesForJobs converts the resources (with agents) of jobs.
+func (api *API) resourcesForJobs(ctx context.Context, jobIDs []uuid.UUID) (map[uuid.UUID][]codersdk.WorkspaceResource, error) {
+	rs, agents, err := api.resourceRowsForJobs(ctx, jobIDs)
 	if err != nil {
 		return nil, err
 	}
