@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -175,6 +176,7 @@ func (api *API) workspaces(w http.ResponseWriter, r *http.Request) {
 	actor, _ := httpmw.ActorFrom(ctx)
 	var f database.WorkspacesFilter
 	var v httpapi.Validator
+	var status codersdk.WorkspaceStatus
 	for _, term := range strings.Fields(r.URL.Query().Get("q")) {
 		key, val, ok := strings.Cut(term, ":")
 		if !ok {
@@ -203,8 +205,14 @@ func (api *API) workspaces(w http.ResponseWriter, r *http.Request) {
 			f.TemplateID = ts.ID
 		case "name":
 			f.Name = val
+		case "status":
+			// The status comes from the latest build: applied after conversion.
+			if !slices.Contains(codersdk.WorkspaceStatuses, codersdk.WorkspaceStatus(val)) {
+				v.Add("q", "unknown status %q: use one of %v", val, codersdk.WorkspaceStatuses)
+			}
+			status = codersdk.WorkspaceStatus(val)
 		default:
-			v.Add("q", "unknown filter %q: use owner:, template: or name:", key)
+			v.Add("q", "unknown filter %q: use owner:, template:, name: or status:", key)
 		}
 	}
 	if !v.OK() {
@@ -226,6 +234,9 @@ func (api *API) workspaces(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		api.writeStoredError(w, r, "convert workspaces", err)
 		return
+	}
+	if status != "" {
+		out = slices.DeleteFunc(out, func(ws codersdk.Workspace) bool { return ws.LatestBuild.Status != status })
 	}
 	httpapi.Write(w, http.StatusOK, codersdk.WorkspacesResponse{Workspaces: out, Count: len(out)})
 }

@@ -242,3 +242,29 @@ func TestFileUploadLimits(t *testing.T) {
 	_, _, err = client.Download(ctx, uuid.New())
 	require.True(t, codersdk.IsStatus(err, http.StatusNotFound))
 }
+
+// TestWorkspaceStatusFilter: status: filters on the latest build's status,
+// and an unknown status is a 400 naming q.
+func TestWorkspaceStatusFilter(t *testing.T) {
+	t.Parallel()
+	owner, _, _, tmpl := setupTemplate(t)
+	ctx := testutil.Context(t, time.Minute)
+	ws, err := owner.CreateUserWorkspace(ctx, codersdk.Me, codersdk.CreateWorkspaceRequest{TemplateID: tmpl.ID, Name: "ws1",
+		RichParameterValues: []codersdk.WorkspaceBuildParameter{{Name: "image", Value: "ubuntu"}}})
+	require.NoError(t, err)
+	status := ws.LatestBuild.Status
+	require.NotEqual(t, codersdk.WorkspaceStatusRunning, status, "no daemon ran the build")
+
+	list, err := owner.Workspaces(ctx, codersdk.WorkspaceFilter{Status: status})
+	require.NoError(t, err)
+	require.Len(t, list.Workspaces, 1)
+	list, err = owner.Workspaces(ctx, codersdk.WorkspaceFilter{Status: codersdk.WorkspaceStatusRunning})
+	require.NoError(t, err)
+	require.Empty(t, list.Workspaces)
+
+	_, err = owner.Workspaces(ctx, codersdk.WorkspaceFilter{Status: "sleepy"})
+	var apiErr *codersdk.Error
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, http.StatusBadRequest, apiErr.StatusCode())
+	require.Equal(t, "q", apiErr.Validations[0].Field)
+}

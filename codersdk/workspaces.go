@@ -26,6 +26,13 @@ const (
 	WorkspaceStatusDeleted   WorkspaceStatus = "deleted"
 )
 
+// WorkspaceStatuses lists every status, for validating filters.
+var WorkspaceStatuses = []WorkspaceStatus{
+	WorkspaceStatusPending, WorkspaceStatusStarting, WorkspaceStatusRunning, WorkspaceStatusStopping,
+	WorkspaceStatusStopped, WorkspaceStatusFailed, WorkspaceStatusCanceling, WorkspaceStatusCanceled,
+	WorkspaceStatusDeleting, WorkspaceStatusDeleted,
+}
+
 // Workspace is a user's development environment made from a template.
 type Workspace struct {
 	ID                      uuid.UUID      `json:"id"`
@@ -64,6 +71,8 @@ type WorkspaceFilter struct {
 	Owner    string
 	Template string
 	Name     string
+	// Status keeps workspaces whose latest build has this status.
+	Status WorkspaceStatus
 }
 
 // CreateUserWorkspace creates a workspace owned by user.
@@ -87,6 +96,7 @@ func (c *Client) Workspaces(ctx context.Context, f WorkspaceFilter) (WorkspacesR
 	add("owner", f.Owner)
 	add("template", f.Template)
 	add("name", f.Name)
+	add("status", string(f.Status))
 	return out, c.do(ctx, http.MethodGet, "/api/v2/workspaces", nil, http.StatusOK, &out, WithQueryParam("q", q))
 }
 

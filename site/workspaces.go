@@ -29,7 +29,7 @@ type workspacesData struct {
 // parseWorkspaceFilter reads the search box: "owner:me status:running
 // template:docker name:ws1". Unknown keys and bare words are errors the
 // page shows, not silently dropped filters.
-func parseWorkspaceFilter(q string) (f codersdk.WorkspaceFilter, status string, problem string) {
+func parseWorkspaceFilter(q string) (f codersdk.WorkspaceFilter, problem string) {
 	for _, term := range strings.Fields(q) {
 		key, val, ok := strings.Cut(term, ":")
 		if !ok || val == "" {
@@ -38,7 +38,7 @@ func parseWorkspaceFilter(q string) (f codersdk.WorkspaceFilter, status string, 
 				f.Name = term
 				continue
 			}
-			return f, "", "filter " + term + " has no value"
+			return f, "filter " + term + " has no value"
 		}
 		switch key {
 		case "owner":
@@ -48,12 +48,12 @@ func parseWorkspaceFilter(q string) (f codersdk.WorkspaceFilter, status string, 
 		case "name":
 			f.Name = val
 		case "status":
-			status = val
+			f.Status = codersdk.WorkspaceStatus(val)
 		default:
-			return f, "", "unknown filter " + key + ": use owner:, status:, template: or name:"
+			return f, "unknown filter " + key + ": use owner:, status:, template: or name:"
 		}
 	}
-	return f, status, ""
+	return f, ""
 }
 
 func (s *Site) workspacesPage(w http.ResponseWriter, r *http.Request) {
@@ -63,7 +63,7 @@ func (s *Site) workspacesPage(w http.ResponseWriter, r *http.Request) {
 	if present {
 		filter = strings.TrimSpace(strings.Join(q, " "))
 	}
-	f, status, problem := parseWorkspaceFilter(filter)
+	f, problem := parseWorkspaceFilter(filter)
 	data := workspacesData{Filter: filter}
 	if problem != "" {
 		s.render(w, r, http.StatusBadRequest, "workspaces", view{Title: "Workspaces", FieldErrors: map[string]string{"filter": problem}, Data: data})
@@ -78,11 +78,7 @@ func (s *Site) workspacesPage(w http.ResponseWriter, r *http.Request) {
 		s.renderAPIError(w, r, err)
 		return
 	}
-	for _, ws := range res.Workspaces {
-		if status == "" || string(ws.LatestBuild.Status) == status {
-			data.Workspaces = append(data.Workspaces, ws)
-		}
-	}
+	data.Workspaces = res.Workspaces
 	sort.SliceStable(data.Workspaces, func(i, j int) bool {
 		a, b := data.Workspaces[i], data.Workspaces[j]
 		if a.OwnerName != b.OwnerName {
