@@ -36,7 +36,6 @@ import (
 	"github.com/opencoder/coder/coderd/httpmw"
 	"github.com/opencoder/coder/coderd/provisionerdserver"
 	"github.com/opencoder/coder/coderd/pubsub"
-	"github.com/opencoder/coder/coderd/rbac"
 	"github.com/opencoder/coder/coderd/servertailnet"
 	"github.com/opencoder/coder/coderd/userpassword"
 	"github.com/opencoder/coder/coderd/workspaceapps"
@@ -380,23 +379,6 @@ func (api *API) healthz(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = w.Write([]byte("OK"))
-}
-
-// debugHealth is the detailed health report, for those who may read the
-// deployment's configuration (a read others may not make answers 404).
-func (api *API) debugHealth(w http.ResponseWriter, r *http.Request) {
-	actor, _ := httpmw.ActorFrom(r.Context())
-	if !rbac.Authorize(actor.Subject, rbac.ActionRead, rbac.Object{Type: rbac.ResourceDeployment}) {
-		httpapi.ResourceNotFound(w)
-		return
-	}
-	start := time.Now()
-	err := api.opts.DB.Ping(r.Context())
-	db := codersdk.HealthCheck{Healthy: err == nil, LatencyMS: time.Since(start).Milliseconds()}
-	if err != nil {
-		db.Error = err.Error()
-	}
-	httpapi.Write(w, http.StatusOK, codersdk.HealthReport{Healthy: db.Healthy, Database: db})
 }
 
 func (api *API) buildInfo(w http.ResponseWriter, _ *http.Request) {

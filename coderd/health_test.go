@@ -4,9 +4,11 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/opencoder/coder/coderd/coderdtest"
+	"github.com/opencoder/coder/codersdk"
 	"github.com/opencoder/coder/testutil"
 )
 
@@ -16,15 +18,18 @@ func TestHealthz(t *testing.T) {
 	t.Parallel()
 	t.Run("healthy", func(t *testing.T) {
 		t.Parallel()
-		client, srv := coderdtest.New(t, nil)
+		client, srv := coderdtest.New(t, &coderdtest.Options{ProvisionerPSK: coderdtest.TestPSK})
 		coderdtest.CreateFirstUser(t, client)
 		ctx := testutil.Context(t, testutil.WaitShort)
+		// A daemon online, so every check of the report can pass.
+		_, acquireErr := coderdtest.DaemonClient(client).AcquireJob(ctx, codersdk.AcquireJobRequest{DaemonID: uuid.New(), Name: "d"})
+		require.NoError(t, acquireErr)
 		res := call(ctx, t, srv, http.MethodGet, "/healthz", "", nil)
 		require.Equal(t, http.StatusOK, res.status)
 		require.Equal(t, "OK", string(res.body))
 		report, err := client.DebugHealth(ctx)
 		require.NoError(t, err)
-		require.True(t, report.Healthy)
+		require.True(t, report.Healthy, "%+v", report)
 		require.True(t, report.Database.Healthy)
 		require.Empty(t, report.Database.Error)
 	})
