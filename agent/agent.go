@@ -147,6 +147,7 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	goLoop(a.coordinateLoop)
 	goLoop(a.statsLoop)
 	goLoop(a.portsLoop)
+	goLoop(a.appHealthLoop) // apps' health checks (apphealth.go)
 
 	_, _ = retry(ctx, a.log, "report startup", func() (struct{}, error) {
 		return struct{}{}, a.opts.Client.PostStartup(ctx, codersdk.PostStartupRequest{Version: buildinfo.Version(), ExpandedDirectory: dir, Subsystems: []string{}})
