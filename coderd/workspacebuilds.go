@@ -240,10 +240,24 @@ func workspaceStatus(transition string, job codersdk.ProvisionerJobStatus) coder
 	}
 }
 
+// convertBuilds converts builds with a fixed number of queries whatever
+// their number (jobs, resources, workspaces, users, versions each read in
+// one go): lists of builds and of workspaces call it with many.
 func (api *API) convertBuilds(ctx context.Context, builds []database.WorkspaceBuild) ([]codersdk.WorkspaceBuild, error) {
+	return api.convertBuildsOf(ctx, builds, nil, nil)
+}
+
+// convertBuildsOf is convertBuilds for callers that already hold some of
+// the builds' workspaces and users (keyed by ID); the rest are read.
+func (api *API) convertBuildsOf(ctx context.Context, builds []database.WorkspaceBuild, wss map[uuid.UUID]database.Workspace, users map[uuid.UUID]database.User) ([]codersdk.WorkspaceBuild, error) {
 	jobIDs := make([]uuid.UUID, len(builds))
+	var wsIDs, versionIDs []uuid.UUID
 	for i, b := range builds {
 		jobIDs[i] = b.JobID
+		if _, ok := wss[b.WorkspaceID]; !ok {
+			wsIDs = append(wsIDs, b.WorkspaceID)
+		}
+		versionIDs = append(versionIDs, b.TemplateVersionID)
 	}
 	jobs, err := api.convertJobsByID(ctx, jobIDs)
 	if err != nil {
@@ -253,43 +267,45 @@ func (api *API) convertBuilds(ctx context.Context, builds []database.WorkspaceBu
 	if err != nil {
 		return nil, err
 	}
-	users := map[uuid.UUID]string{}
-	username := func(id uuid.UUID) (string, error) {
-		if n, ok := users[id]; ok {
-			return n, nil
+	read, err := api.opts.DB.GetWorkspacesByIDs(ctx, wsIDs)
+	if err != nil {
+		return nil, err
+	}
+	for id, ws := range wss {
+		read[id] = ws
+	}
+	wss = read
+	var userIDs []uuid.UUID
+	for _, b := range builds {
+		for _, id := range []uuid.UUID{wss[b.WorkspaceID].OwnerID, b.InitiatorID} {
+			if _, ok := users[id]; !ok {
+				userIDs = append(userIDs, id)
+			}
 		}
-		u, err := api.opts.DB.GetUserByID(ctx, id)
-		if err != nil && !errors.Is(err, database.ErrNotFound) {
-			return "", fmt.Errorf("get user %s: %w", id, err)
-		}
-		users[id] = u.Username
-		return u.Username, nil
+	}
+	readUsers, err := api.opts.DB.GetUsersByIDs(ctx, userIDs)
+	if err != nil {
+		return nil, err
+	}
+	for id, u := range users {
+		readUsers[id] = u
+	}
+	versions, err := api.opts.DB.GetTemplateVersionsByIDs(ctx, versionIDs)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]codersdk.WorkspaceBuild, 0, len(builds))
 	for _, b := range builds {
-		ws, err := api.opts.DB.GetWorkspaceByID(ctx, b.WorkspaceID)
-		if err != nil {
-			return nil, err
-		}
-		ownerName, err := username(ws.OwnerID)
-		if err != nil {
-			return nil, err
-		}
-		initiatorName, err := username(b.InitiatorID)
-		if err != nil {
-			return nil, err
+		ws, ok := wss[b.WorkspaceID]
+		if !ok {
+			return nil, fmt.Errorf("get workspace %s of build %s: %w", b.WorkspaceID, b.ID, database.ErrNotFound)
 		}
 		cb := codersdk.WorkspaceBuild{
 			ID: b.ID, CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt, WorkspaceID: b.WorkspaceID, WorkspaceName: ws.Name,
-			WorkspaceOwnerID: ws.OwnerID, WorkspaceOwnerName: ownerName, TemplateVersionID: b.TemplateVersionID,
+			WorkspaceOwnerID: ws.OwnerID, WorkspaceOwnerName: readUsers[ws.OwnerID].Username, TemplateVersionID: b.TemplateVersionID,
 			BuildNumber: b.BuildNumber, Transition: codersdk.WorkspaceTransition(b.Transition), InitiatorID: b.InitiatorID,
-			InitiatorUsername: initiatorName, Job: jobs[b.JobID], Reason: codersdk.BuildReason(b.Reason), Resources: resources[b.JobID],
-		}
-		switch v, err := api.opts.DB.GetTemplateVersionByID(ctx, b.TemplateVersionID); {
-		case err == nil:
-			cb.TemplateVersionName = v.Name
-		case !errors.Is(err, database.ErrNotFound):
-			return nil, fmt.Errorf("get template version of build %s: %w", b.ID, err)
+			InitiatorUsername: readUsers[b.InitiatorID].Username, Job: jobs[b.JobID], Reason: codersdk.BuildReason(b.Reason), Resources: resources[b.JobID],
+			TemplateVersionName: versions[b.TemplateVersionID].Name,
 		}
 		cb.Status = workspaceStatus(b.Transition, cb.Job.Status)
 		out = append(out, cb)
@@ -297,37 +313,53 @@ func (api *API) convertBuilds(ctx context.Context, builds []database.WorkspaceBu
 	return out, nil
 }
 
+// convertWorkspaces converts workspaces with their latest builds in a
+// fixed number of queries (see convertBuilds).
 func (api *API) convertWorkspaces(ctx context.Context, wss []database.Workspace) ([]codersdk.Workspace, error) {
 	ids := make([]uuid.UUID, len(wss))
+	byID := make(map[uuid.UUID]database.Workspace, len(wss))
+	var ownerIDs, templateIDs []uuid.UUID
 	for i, ws := range wss {
 		ids[i] = ws.ID
+		byID[ws.ID] = ws
+		ownerIDs = append(ownerIDs, ws.OwnerID)
+		templateIDs = append(templateIDs, ws.TemplateID)
 	}
 	latest, err := api.opts.DB.GetLatestWorkspaceBuilds(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
+	owners, err := api.opts.DB.GetUsersByIDs(ctx, ownerIDs)
+	if err != nil {
+		return nil, err
+	}
+	templates, err := api.opts.DB.GetTemplatesByIDs(ctx, templateIDs)
+	if err != nil {
+		return nil, err
+	}
+	builds := make([]database.WorkspaceBuild, 0, len(latest))
+	for _, ws := range wss {
+		if b, ok := latest[ws.ID]; ok {
+			builds = append(builds, b)
+		}
+	}
+	converted, err := api.convertBuildsOf(ctx, builds, byID, owners)
+	if err != nil {
+		return nil, err
+	}
+	buildOf := make(map[uuid.UUID]codersdk.WorkspaceBuild, len(converted))
+	for _, b := range converted {
+		buildOf[b.WorkspaceID] = b
+	}
 	out := make([]codersdk.Workspace, 0, len(wss))
 	for _, ws := range wss {
 		cw := codersdk.Workspace{ID: ws.ID, CreatedAt: ws.CreatedAt, UpdatedAt: ws.UpdatedAt, OwnerID: ws.OwnerID, OrganizationID: ws.OrganizationID,
-			TemplateID: ws.TemplateID, Name: ws.Name, LastUsedAt: ws.LastUsedAt}
-		switch u, err := api.opts.DB.GetUserByID(ctx, ws.OwnerID); {
-		case err == nil:
-			cw.OwnerName = u.Username
-		case !errors.Is(err, database.ErrNotFound):
-			return nil, fmt.Errorf("get owner of workspace %s: %w", ws.ID, err)
-		}
-		switch t, err := api.opts.DB.GetTemplateByID(ctx, ws.TemplateID); {
-		case err == nil:
+			TemplateID: ws.TemplateID, Name: ws.Name, LastUsedAt: ws.LastUsedAt, OwnerName: owners[ws.OwnerID].Username}
+		if t, ok := templates[ws.TemplateID]; ok {
 			cw.TemplateName, cw.TemplateActiveVersionID = t.Name, t.ActiveVersionID
-		case !errors.Is(err, database.ErrNotFound):
-			return nil, fmt.Errorf("get template of workspace %s: %w", ws.ID, err)
 		}
 		if b, ok := latest[ws.ID]; ok {
-			builds, err := api.convertBuilds(ctx, []database.WorkspaceBuild{b})
-			if err != nil {
-				return nil, err
-			}
-			cw.LatestBuild = builds[0]
+			cw.LatestBuild = buildOf[ws.ID]
 			cw.Outdated = b.TemplateVersionID != cw.TemplateActiveVersionID
 		}
 		out = append(out, cw)
