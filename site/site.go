@@ -95,6 +95,7 @@ func (s *Site) routes() chi.Router {
 		s.workspaceRoutes(r)
 		s.templateRoutes(r)
 		s.accountRoutes(r)
+		s.adminRoutes(r)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusNotFound, "Not found", "There is nothing at "+r.URL.Path+", or you cannot see it.")
