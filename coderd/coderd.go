@@ -264,6 +264,7 @@ func (api *API) routes() chi.Router {
 			r.Patch("/logs", api.patchAgentLogs)
 			r.Post("/report-stats", api.postAgentStats)
 			r.Post("/listening-ports", api.postAgentListeningPorts)
+			r.Post("/app-health", api.postAgentAppHealth)
 			r.Get("/coordinate", api.agentCoordinate)
 		})
 		r.Route("/users", func(r chi.Router) {

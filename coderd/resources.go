@@ -39,12 +39,17 @@ func (api *API) resourcesForJobs(ctx context.Context, jobIDs []uuid.UUID) (map[u
 	if err != nil {
 		return nil, err
 	}
+	healths, err := api.appHealthsOf(ctx, agents)
+	if err != nil {
+		return nil, err
+	}
 	byRes := map[uuid.UUID][]codersdk.WorkspaceAgent{}
 	for _, a := range agents {
 		ca, err := api.convertAgent(a)
 		if err != nil {
 			return nil, err
 		}
+		applyAppHealths(ca.Apps, healths[a.ID])
 		byRes[a.ResourceID] = append(byRes[a.ResourceID], ca)
 	}
 	out := map[uuid.UUID][]codersdk.WorkspaceResource{}

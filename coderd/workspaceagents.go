@@ -301,11 +301,18 @@ func userAgentParam(r *http.Request) database.AgentContext {
 }
 
 func (api *API) workspaceAgent(w http.ResponseWriter, r *http.Request) {
-	ca, err := api.convertAgent(userAgentParam(r).Agent)
+	agent := userAgentParam(r).Agent
+	ca, err := api.convertAgent(agent)
 	if err != nil {
 		api.writeStoredError(w, r, "convert agent", err)
 		return
 	}
+	healths, err := api.appHealthsOf(r.Context(), []database.WorkspaceAgent{agent})
+	if err != nil {
+		httpapi.InternalError(w, r, api.opts.Logger, "get app healths", err)
+		return
+	}
+	applyAppHealths(ca.Apps, healths[agent.ID])
 	httpapi.Write(w, http.StatusOK, ca)
 }
 
