@@ -257,6 +257,10 @@ func versionBody(f *provFixture, c caller) any {
 	return codersdk.CreateTemplateVersionRequest{StorageMethod: "file", Provisioner: "terraform", FileID: f.mine(c).file}
 }
 
+func exampleVersionBody(*provFixture, caller) any {
+	return codersdk.CreateTemplateVersionRequest{ExampleID: "docker"}
+}
+
 func templateBody(f *provFixture, c caller) any {
 	return codersdk.CreateTemplateRequest{Name: f.name("tmpl"), VersionID: f.mine(c).version}
 }
@@ -298,6 +302,8 @@ var provisioningMatrix = []provRow{
 	{"read file by non-UUID", "GET", "/api/v2/files/{fileID}", at("/api/v2/files/", lit("main.tf"), ""), authed(404, 404, 404, 404, 404)},
 
 	{"create version", "POST", "/api/v2/organizations/{organization}/templateversions", atWith(orgsPath, defaultOrg, "/templateversions", versionBody), authed(403, 403, 201, 403, 201)},
+	{"create version from a starter", "POST", "/api/v2/organizations/{organization}/templateversions", atWith(orgsPath, defaultOrg, "/templateversions", exampleVersionBody), authed(403, 403, 201, 403, 201)},
+	{"list starter templates", "GET", "/api/v2/templates/examples", at("/api/v2/templates/examples", lit(""), ""), authed(200, 200, 200, 200, 200)},
 	{"create version elsewhere", "POST", "/api/v2/organizations/{organization}/templateversions", atWith(orgsPath, otherOrg, "/templateversions", versionBody), authed(404, 403, 201, 403, 201)},
 	{"list templates", "GET", "/api/v2/organizations/{organization}/templates", at(orgsPath, defaultOrg, "/templates"), authed(200, 200, 200, 200, 200)},
 	{"list templates elsewhere", "GET", "/api/v2/organizations/{organization}/templates", at(orgsPath, otherOrg, "/templates"), authed(404, 200, 200, 200, 200)},

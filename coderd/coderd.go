@@ -316,6 +316,7 @@ func (api *API) routes() chi.Router {
 				r.Post("/provisionerkeys", api.postProvisionerKey)
 				r.Delete("/provisionerkeys/{keyname}", api.deleteProvisionerKey)
 			})
+			r.Get("/templates/examples", api.templateExamples)
 			r.Route("/templates/{template}", func(r chi.Router) {
 				r.Use(api.extractTemplateParam)
 				r.Get("/", api.template)

@@ -71,18 +71,32 @@ func (api *API) postTemplateVersion(w http.ResponseWriter, r *http.Request) {
 	if req.Provisioner != "" && req.Provisioner != "terraform" {
 		v.Add("provisioner", "must be \"terraform\"")
 	}
-	if req.FileID == uuid.Nil {
-		v.Add("file_id", "is required")
+	switch {
+	case req.FileID == uuid.Nil && req.ExampleID == "":
+		v.Add("file_id", "is required (or example_id, a starter template)")
+	case req.FileID != uuid.Nil && req.ExampleID != "":
+		v.Add("example_id", "cannot be combined with file_id; set one")
 	}
 	tags := provisionerdserver.ValidateTags(&v, "tags", req.ProvisionerTags)
 	if !v.OK() {
 		httpapi.Validation(w, "Invalid template version.", v.Errors())
 		return
 	}
-	file, err := api.opts.DB.GetFileByID(ctx, req.FileID)
-	if errors.Is(err, database.ErrNotFound) || (err == nil && !rbac.Authorize(actor.Subject, rbac.ActionRead, rbac.Object{Type: rbac.ResourceFile, OwnerID: file.CreatedBy})) {
-		httpapi.Validation(w, "Invalid template version.", []codersdk.ValidationError{{Field: "file_id", Detail: "file not found; upload it first (POST /api/v2/files)"}})
-		return
+	var file database.File
+	var err error
+	if req.ExampleID != "" {
+		var bad *codersdk.ValidationError
+		file, bad, err = api.exampleFile(ctx, actor, req.ExampleID)
+		if bad != nil {
+			httpapi.Validation(w, "Invalid template version.", []codersdk.ValidationError{*bad})
+			return
+		}
+	} else {
+		file, err = api.opts.DB.GetFileByID(ctx, req.FileID)
+		if errors.Is(err, database.ErrNotFound) || (err == nil && !rbac.Authorize(actor.Subject, rbac.ActionRead, rbac.Object{Type: rbac.ResourceFile, OwnerID: file.CreatedBy})) {
+			httpapi.Validation(w, "Invalid template version.", []codersdk.ValidationError{{Field: "file_id", Detail: "file not found; upload it first (POST /api/v2/files)"}})
+			return
+		}
 	}
 	if err != nil {
 		httpapi.InternalError(w, r, api.opts.Logger, "get file", err)

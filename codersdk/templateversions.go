@@ -35,9 +35,13 @@ type CreateTemplateVersionRequest struct {
 	Name    string `json:"name,omitempty"`
 	Message string `json:"message,omitempty"`
 	// TemplateID attaches the version to an existing template.
-	TemplateID      uuid.UUID         `json:"template_id,omitempty"`
-	StorageMethod   string            `json:"storage_method"`
-	FileID          uuid.UUID         `json:"file_id"`
+	TemplateID    uuid.UUID `json:"template_id,omitempty"`
+	StorageMethod string    `json:"storage_method"`
+	FileID        uuid.UUID `json:"file_id"`
+	// ExampleID creates the version from a starter template the server
+	// ships (see TemplateExamples) instead of an uploaded file; set one of
+	// FileID and ExampleID.
+	ExampleID       string            `json:"example_id,omitempty"`
 	Provisioner     string            `json:"provisioner"`
 	ProvisionerTags map[string]string `json:"tags,omitempty"`
 }

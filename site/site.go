@@ -94,6 +94,7 @@ func (s *Site) routes() chi.Router {
 		})
 		s.workspaceRoutes(r)
 		s.templateRoutes(r)
+		s.starterRoutes(r)
 		s.accountRoutes(r)
 		s.adminRoutes(r)
 	})
@@ -148,6 +149,17 @@ type user struct {
 func (u user) IsOwner() bool {
 	for _, r := range u.Roles {
 		if r.Name == "owner" {
+			return true
+		}
+	}
+	return false
+}
+
+// CanCreateTemplates reports whether the API lets the caller create
+// templates (owners and template admins), so pages offer only what works.
+func (u user) CanCreateTemplates() bool {
+	for _, r := range u.Roles {
+		if r.Name == codersdk.RoleOwner || r.Name == codersdk.RoleTemplateAdmin {
 			return true
 		}
 	}

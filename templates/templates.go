@@ -152,6 +152,36 @@ func Archive(id string) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// Markdown returns the template's README.md without its front matter: what
+// a dashboard shows about a starter template before it is created.
+func Markdown(id string) (string, error) {
+	tfs, err := FS(id)
+	if err != nil {
+		return "", err
+	}
+	readme, err := fs.ReadFile(tfs, "README.md")
+	if err != nil {
+		return "", fmt.Errorf("template %s: %w", id, err)
+	}
+	return stripFrontMatter(string(readme)), nil
+}
+
+// stripFrontMatter removes a leading "---" ... "---" block.
+func stripFrontMatter(readme string) string {
+	rest, ok := strings.CutPrefix(readme, "---\n")
+	if !ok {
+		return readme
+	}
+	if i := strings.Index(rest, "\n---"); i >= 0 {
+		body := rest[i+len("\n---"):]
+		if j := strings.IndexByte(body, '\n'); j >= 0 {
+			return strings.TrimLeft(body[j+1:], "\n")
+		}
+		return ""
+	}
+	return readme
+}
+
 func known(id string) bool {
 	return slices.ContainsFunc(List(), func(t Template) bool { return t.ID == id })
 }

@@ -169,3 +169,15 @@ func readFile(t *testing.T, name string) []byte {
 	require.NoError(t, err)
 	return data
 }
+
+func TestMarkdown(t *testing.T) {
+	t.Parallel()
+	for _, tmpl := range templates.List() {
+		md, err := templates.Markdown(tmpl.ID)
+		require.NoError(t, err, tmpl.ID)
+		require.NotContains(t, md, "display_name:", "%s: front matter left in", tmpl.ID)
+		require.True(t, strings.HasPrefix(md, "# "), "%s: markdown starts %q", tmpl.ID, md[:min(len(md), 20)])
+	}
+	_, err := templates.Markdown("nope")
+	require.ErrorIs(t, err, templates.ErrUnknownTemplate)
+}

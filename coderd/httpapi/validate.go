@@ -3,7 +3,6 @@ package httpapi
 import (
 	"fmt"
 	"net/mail"
-	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -27,18 +26,11 @@ func (v *Validator) Errors() []codersdk.ValidationError { return v.errs }
 // OK reports whether nothing was recorded.
 func (v *Validator) OK() bool { return len(v.errs) == 0 }
 
-var usernameRE = regexp.MustCompile(`^[a-zA-Z0-9]+(?:-[a-zA-Z0-9]+)*$`)
-
-// Username checks a username (or any resource name): 1-32 ASCII letters,
-// digits and single inner hyphens, so it is safe in hostnames and URLs.
+// Username checks a username (or any resource name) with
+// codersdk.ValidateName, the rule clients share.
 func (v *Validator) Username(field, s string) {
-	switch {
-	case s == "":
-		v.Add(field, "is required")
-	case len(s) > 32:
-		v.Add(field, "must be at most 32 characters")
-	case !usernameRE.MatchString(s):
-		v.Add(field, "must contain only letters, digits and single hyphens, not at either end")
+	if err := codersdk.ValidateName(s); err != nil {
+		v.Add(field, "%s", err.Error())
 	}
 }
 

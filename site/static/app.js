@@ -1,6 +1,6 @@
 // Dashboard behaviour: small, dependency-free, loaded on every page.
 // - [data-poll]: re-fetch this element's server-rendered HTML every 2 s,
-//   so statuses change without a reload.
+//   so statuses change without a reload, until it holds [data-poll-done].
 // - [data-confirm]: ask before a destructive action.
 // - #build-log[data-follow]: follow a build's log over the API websocket.
 (function () {
@@ -10,7 +10,7 @@
   function poll(el) {
     var url = el.getAttribute("data-poll");
     var busy = false;
-    setInterval(function () {
+    var timer = setInterval(function () {
       if (busy || document.hidden) return;
       busy = true;
       fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
@@ -29,6 +29,8 @@
           } else if (target.innerHTML !== html) {
             target.innerHTML = html;
           }
+          // A fragment that reached its final state says so; stop asking.
+          if (el.querySelector("[data-poll-done]")) clearInterval(timer);
         })
         .catch(function () {})
         .finally(function () { busy = false; });
