@@ -355,6 +355,26 @@ func TestAdminAudit(t *testing.T) {
 	require.Contains(t, row, "<strong>audited</strong>")
 	require.NotContains(t, p.Body, `data-action="create"`)
 
+	// Pages of 50: 55 failed logins fill one and spill onto the next, whose
+	// links keep the filter.
+	ctx := testutil.Context(t, testutil.WaitLong)
+	for range 55 {
+		_, err := d.Client.LoginWithPassword(ctx, codersdk.LoginWithPasswordRequest{Email: "admin@example.com", Password: "wrong-Password-1"})
+		require.True(t, codersdk.IsStatus(err, http.StatusUnauthorized), "%v", err)
+	}
+	p = b.get("/admin/audit?action=login")
+	require.Equal(t, 50, strings.Count(p.Body, `<tr data-action="login"`))
+	require.Contains(t, p.Body, ">401<")
+	next := regexp.MustCompile(`href="([^"]+)" rel="next"`).FindStringSubmatch(p.Body)
+	require.NotNil(t, next, "a next link")
+	require.Equal(t, "/admin/audit?action=login&amp;offset=50", next[1])
+	require.NotContains(t, p.Body, `rel="prev"`)
+	p = b.get("/admin/audit?action=login&offset=50")
+	require.Equal(t, http.StatusOK, p.Status)
+	require.GreaterOrEqual(t, strings.Count(p.Body, `<tr data-action="login"`), 5, "the failed ones and the browser's own login")
+	require.NotContains(t, p.Body, `rel="next"`)
+	require.Contains(t, p.Body, `href="/admin/audit?action=login" rel="prev"`)
+
 	p = b.get("/admin/audit?offset=-3")
 	require.Equal(t, http.StatusBadRequest, p.Status)
 	require.Contains(t, p.Body, "must be a whole number")
