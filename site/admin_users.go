@@ -19,6 +19,11 @@ type adminUsersData struct {
 	Pages pageLinks
 	// Back is the list's address, where the row actions return.
 	Back string
+	// CanManage is whether the API lets the caller grant any role, which
+	// only those who manage users may: the create form and the row
+	// actions are offered to them alone. The API still decides each
+	// action; this only spares others forms that would be refused.
+	CanManage bool
 	// Query and Status are the list's filter, kept in the form.
 	Query    string
 	Status   string
@@ -111,6 +116,7 @@ func (s *Site) renderAdminUsers(w http.ResponseWriter, r *http.Request, status i
 		s.renderAPIError(w, r, rolesErr)
 		return
 	}
+	data.CanManage = slices.ContainsFunc(roles, func(r codersdk.AssignableRoles) bool { return r.Assignable })
 	if err == nil {
 		base := map[string][]string{"q": {lq.q}, "status": {lq.status}}
 		data.Pages = paginate("/admin/users", base, offset, adminUsersLimit, len(res.Users), int64(res.Count))
