@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -131,4 +132,23 @@ func TestSecurityHeaders(t *testing.T) {
 	require.NotContains(t, strings.Split(csp, "style-src")[0], "unsafe-inline", "inline scripts are never allowed")
 	require.Equal(t, "DENY", p.Header.Get("X-Frame-Options"))
 	require.Equal(t, "nosniff", p.Header.Get("X-Content-Type-Options"))
+}
+
+// The sign-in form is limited exactly like the API's login: it is the same
+// limiter, keyed by the browser's address, and says so in words.
+func TestLoginFormRateLimited(t *testing.T) {
+	t.Parallel()
+	client, srv := coderdtest.New(t, &coderdtest.Options{LoginRateBurst: 4, LoginRateInterval: time.Hour})
+	d := &dashboard{URL: srv.URL, Client: client, Server: srv}
+	coderdtest.CreateFirstUser(t, client) // two attempts: creating the first user and its login
+	b := d.browser(t)
+	for i := range 2 {
+		p := b.post("/login", url.Values{"email": {"admin@example.com"}, "password": {"wrong"}})
+		require.Equal(t, http.StatusUnauthorized, p.Status, "attempt %d", i)
+	}
+	p := b.post("/login", url.Values{"email": {"admin@example.com"}, "password": {coderdtest.FirstUserPassword}})
+	require.Equal(t, http.StatusTooManyRequests, p.Status, "the right password does not get past the limit either")
+	require.Contains(t, p.Body, "Too many sign-in attempts")
+	require.Contains(t, p.Body, `value="admin@example.com"`, "the email is kept")
+	require.Empty(t, p.Header.Values("Set-Cookie"), "no session")
 }
