@@ -18,16 +18,18 @@ import (
 // from the docker template through the form, watch it build and its agent
 // turn ready, use the web terminal (command output, scrollback after a
 // reload, resize, a full-screen program), open the workspace's app by path
-// and by subdomain, and see another user refused.
+// and by subdomain, and see another user refused; the template comes from
+// the dashboard's starters, and --browser-only refuses the CLI's tailnet.
 func TestBrowserWorkspace(t *testing.T) {
 	// *.localhost resolves to loopback in Chromium itself: no DNS needed
 	// for subdomain apps.
-	d := newDeployment(t, "--wildcard-access-url", "*.apps.localhost")
+	// --browser-only: the CLI's tailnet is refused while the dashboard's
+	// terminal and apps work, as the issue requires of that mode.
+	d := newDeployment(t, "--wildcard-access-url", "*.apps.localhost", "--browser-only")
 	// A name of its own, so a container left by an earlier run that was
 	// killed cannot collide with this one.
 	ws := fmt.Sprintf("bws%d", time.Now().UnixNano()%100000)
 	cleanupDocker(t, "admin", ws)
-	d.run("templates", "push", "docker", "-d", "templates/docker", "-y")
 	d.run("users", "create", "--username", "bob", "--email", "bob@example.com", "--password", "SomePass!234")
 
 	b := sitetest.New(t, sitetest.Options{Timeout: time.Minute})
@@ -37,6 +39,17 @@ func TestBrowserWorkspace(t *testing.T) {
 	p.Fill(`input[name=password]`, "SomePass!234")
 	p.Click(`main form button[type=submit]`)
 	require.True(t, strings.HasSuffix(p.URL(), "/workspaces"), p.URL())
+
+	// The template comes from the dashboard's built-in starters: a new
+	// deployment needs no CLI and no Terraform checkout.
+	p.Navigate(d.url + "/templates")
+	p.Click(`#new-template`)
+	p.Submit(`[data-starter="docker"] button[type=submit]`)
+	require.Contains(t, p.URL(), "/templates/new?version=")
+	importStatus := p.WaitText(`#import-status`, regexp.MustCompile(`^(succeeded|failed|canceled)$`), 5*time.Minute)
+	require.Equal(t, "succeeded", importStatus, "the starter's import")
+	p.Submit(`#create-template button[type=submit]`)
+	require.True(t, strings.HasSuffix(p.URL(), "/templates/default/docker") || strings.Contains(p.URL(), "/docker"), p.URL())
 
 	// Create a workspace through the form.
 	p.Navigate(d.url + "/templates")
@@ -52,6 +65,12 @@ func TestBrowserWorkspace(t *testing.T) {
 	p.WaitText(`#ws-status`, regexp.MustCompile(`^running$`), 2*time.Minute)
 	p.WaitText(`[data-agent="main"] [data-lifecycle]`, regexp.MustCompile(`^ready$`), 3*time.Minute)
 	p.WaitText(`[data-agent="main"] [data-app="files"]`, regexp.MustCompile(`Files`), 10*time.Second)
+
+	t.Run("browser only", func(t *testing.T) {
+		out, err := d.try("ssh", ws, "--", "true")
+		require.Error(t, err, "coder ssh must be refused under --browser-only:\n%s", out)
+		require.Contains(t, out, "only allows connections from the browser")
+	})
 
 	t.Run("terminal", func(t *testing.T) {
 		term := p.NewTab(d.url + "/@admin/" + ws + ".main/terminal")
