@@ -171,9 +171,17 @@ func (api *API) queueBuild(ctx context.Context, tx *database.Store, ws database.
 	return build, tx.InsertWorkspaceBuildParameters(ctx, build.ID, params)
 }
 
+// workspaces lists the workspaces the caller may see, filtered by q. With
+// limit (and offset) it answers one page of them and Count is the number
+// of all that match, so a dashboard with a thousand workspaces converts
+// (and sends) only the rows it shows; without limit, every match.
 func (api *API) workspaces(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	actor, _ := httpmw.ActorFrom(ctx)
+	limit, offset, ok := pagination(w, r)
+	if !ok {
+		return
+	}
 	var f database.WorkspacesFilter
 	var v httpapi.Validator
 	var status codersdk.WorkspaceStatus
@@ -230,6 +238,12 @@ func (api *API) workspaces(w http.ResponseWriter, r *http.Request) {
 			visible = append(visible, ws)
 		}
 	}
+	// The status comes from the latest build, known only after conversion:
+	// without a status filter, convert only the page.
+	total := len(visible)
+	if status == "" {
+		visible = page(visible, limit, offset)
+	}
 	out, err := api.convertWorkspaces(ctx, visible)
 	if err != nil {
 		api.writeStoredError(w, r, "convert workspaces", err)
@@ -237,8 +251,23 @@ func (api *API) workspaces(w http.ResponseWriter, r *http.Request) {
 	}
 	if status != "" {
 		out = slices.DeleteFunc(out, func(ws codersdk.Workspace) bool { return ws.LatestBuild.Status != status })
+		total = len(out)
+		out = page(out, limit, offset)
 	}
-	httpapi.Write(w, http.StatusOK, codersdk.WorkspacesResponse{Workspaces: out, Count: len(out)})
+	if out == nil {
+		out = []codersdk.Workspace{}
+	}
+	httpapi.Write(w, http.StatusOK, codersdk.WorkspacesResponse{Workspaces: out, Count: total})
+}
+
+// page returns the limit items of s from offset (all from offset when
+// limit is 0).
+func page[T any](s []T, limit, offset int) []T {
+	s = s[min(offset, len(s)):]
+	if limit > 0 && limit < len(s) {
+		s = s[:limit]
+	}
+	return s
 }
 
 func firstOrg(a httpmw.Actor) uuid.UUID {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -73,6 +74,10 @@ type WorkspaceFilter struct {
 	Name     string
 	// Status keeps workspaces whose latest build has this status.
 	Status WorkspaceStatus
+	// Limit (at most 1000; 0 for all) and Offset select one page of the
+	// matches; the response's Count is the number of all matches.
+	Limit  int
+	Offset int
 }
 
 // CreateUserWorkspace creates a workspace owned by user.
@@ -97,7 +102,14 @@ func (c *Client) Workspaces(ctx context.Context, f WorkspaceFilter) (WorkspacesR
 	add("template", f.Template)
 	add("name", f.Name)
 	add("status", string(f.Status))
-	return out, c.do(ctx, http.MethodGet, "/api/v2/workspaces", nil, http.StatusOK, &out, WithQueryParam("q", q))
+	opts := []RequestOption{WithQueryParam("q", q)}
+	if f.Limit > 0 {
+		opts = append(opts, WithQueryParam("limit", strconv.Itoa(f.Limit)))
+	}
+	if f.Offset > 0 {
+		opts = append(opts, WithQueryParam("offset", strconv.Itoa(f.Offset)))
+	}
+	return out, c.do(ctx, http.MethodGet, "/api/v2/workspaces", nil, http.StatusOK, &out, opts...)
 }
 
 // Workspace returns a workspace by ID.

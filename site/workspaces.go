@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,9 +23,26 @@ func (s *Site) workspaceRoutes(r chi.Router) {
 	r.Get("/@{user}/{workspace}/terminal", s.terminalPage)
 }
 
+// workspacesPerPage is how many rows the workspace list shows at once: a
+// deployment with a thousand workspaces gets a page in tens of
+// milliseconds, not one long table (the API converts only the rows asked
+// for).
+const workspacesPerPage = 100
+
 type workspacesData struct {
 	Filter     string
 	Workspaces []codersdk.Workspace
+	// Page (from 1) of Pages; Count matches in all, First..Last shown.
+	Page, Pages, Count, First, Last int
+}
+
+// Prev and Next are the neighbouring page numbers.
+func (d workspacesData) Prev() int { return d.Page - 1 }
+func (d workspacesData) Next() int { return d.Page + 1 }
+
+// PageURL links to page n of the same filter.
+func (d workspacesData) PageURL(n int) string {
+	return "/workspaces?filter=" + url.QueryEscape(d.Filter) + "&page=" + strconv.Itoa(n)
 }
 
 // parseWorkspaceFilter reads the search box: "owner:me status:running
@@ -64,7 +83,16 @@ func (s *Site) workspacesPage(w http.ResponseWriter, r *http.Request) {
 		filter = strings.TrimSpace(strings.Join(q, " "))
 	}
 	f, problem := parseWorkspaceFilter(filter)
-	data := workspacesData{Filter: filter}
+	data := workspacesData{Filter: filter, Page: 1}
+	if p := r.URL.Query().Get("page"); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 1<<20 {
+			s.renderError(w, r, http.StatusBadRequest, "Bad request", "page must be a whole number from 1, not "+quote(p)+".")
+			return
+		}
+		data.Page = n
+	}
+	f.Limit, f.Offset = workspacesPerPage, (data.Page-1)*workspacesPerPage
 	if problem != "" {
 		s.render(w, r, http.StatusBadRequest, "workspaces", view{Title: "Workspaces", FieldErrors: map[string]string{"filter": problem}, Data: data})
 		return
@@ -78,7 +106,12 @@ func (s *Site) workspacesPage(w http.ResponseWriter, r *http.Request) {
 		s.renderAPIError(w, r, err)
 		return
 	}
-	data.Workspaces = res.Workspaces
+	data.Workspaces, data.Count = res.Workspaces, res.Count
+	data.Pages = max(1, (res.Count+workspacesPerPage-1)/workspacesPerPage)
+	if len(res.Workspaces) > 0 {
+		data.First = f.Offset + 1
+		data.Last = f.Offset + len(res.Workspaces)
+	}
 	sort.SliceStable(data.Workspaces, func(i, j int) bool {
 		a, b := data.Workspaces[i], data.Workspaces[j]
 		if a.OwnerName != b.OwnerName {

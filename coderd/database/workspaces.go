@@ -59,7 +59,8 @@ type WorkspacesFilter struct {
 	OrgIDs []uuid.UUID
 }
 
-// ListWorkspaces lists live workspaces by owner then name.
+// ListWorkspaces lists live workspaces by owner (username) then name: the
+// order the dashboard shows, so that its pages follow one another.
 func (s *Store) ListWorkspaces(ctx context.Context, f WorkspacesFilter) ([]Workspace, error) {
 	where := []string{"NOT deleted"}
 	var args []any
@@ -79,7 +80,7 @@ func (s *Store) ListWorkspaces(ctx context.Context, f WorkspacesFilter) ([]Works
 	if f.OrgIDs != nil {
 		add("organization_id = ANY($%d)", f.OrgIDs)
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+workspaceColumns+` FROM workspaces WHERE `+strings.Join(where, " AND ")+` ORDER BY owner_id, lower(name) LIMIT 10000`, args...)
+	rows, err := s.db.Query(ctx, `SELECT `+workspaceColumns+` FROM workspaces WHERE `+strings.Join(where, " AND ")+` ORDER BY (SELECT username FROM users WHERE users.id = owner_id) COLLATE "C", lower(name), id LIMIT 10000`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list workspaces: %w", err)
 	}
