@@ -47,6 +47,9 @@ BENCHMARKS=(
 	"./agent BenchmarkAgentIdleRSS 1x"
 	"./e2e BenchmarkCreateVsApply 3x"
 	"./e2e BenchmarkSSHConnect 5x"
+	"./site BenchmarkWorkspacesPage 20x"
+	"./site BenchmarkTerminalPage 10x"
+	"./coderd BenchmarkKeystrokeEcho 2s"
 )
 # ---------------------------------------------------------------------------
 
