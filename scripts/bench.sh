@@ -50,6 +50,7 @@ BENCHMARKS=(
 	"./site BenchmarkWorkspacesPage 20x"
 	"./site BenchmarkTerminalPage 10x"
 	"./coderd BenchmarkKeystrokeEcho 2s"
+	"./coderd BenchmarkAppProxy 5x"
 )
 # ---------------------------------------------------------------------------
 
