@@ -93,6 +93,14 @@ resource "coder_app" "files" {
   url          = "http://localhost:${local.app_port}/"
   share        = "owner"
   subdomain    = true
+
+  # The agent probes the app and the dashboard shows its health: healthy
+  # after the first answer, unhealthy after 30 s without one.
+  healthcheck {
+    url       = "http://127.0.0.1:${local.app_port}/"
+    interval  = 5
+    threshold = 6
+  }
 }
 
 # The home directory outlives stop/start (the container is deleted on stop)
