@@ -16,7 +16,10 @@ import (
 // Changelog:
 //   - 1.0 (2026-11): manifest, lifecycle, startup, logs, stats, listening
 //     ports over JSON/HTTP; coordination over a websocket.
-const AgentAPIVersion = "1.0"
+//   - 1.1 (2026-12): POST /workspaceagents/me/app-health, the agent's app
+//     health check results (PostWorkspaceAppHealthsRequest). Additive: a
+//     1.0 agent never reports, and its checked apps stay initializing.
+const AgentAPIVersion = "1.1"
 
 // AgentManifest is everything an agent needs to start.
 type AgentManifest struct {
