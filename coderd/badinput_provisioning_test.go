@@ -347,7 +347,26 @@ func (f *badFixture) jsonRoutes() []badRoute {
 				{name: "port negative", body: set("ports", []obj{{"port": -1}}), want: 400, field: "ports.port"},
 				{name: "port a string", body: set("ports", []obj{{"port": "22"}}), want: 400, field: "ports.port"},
 			})},
+		{"report app health", "POST", "/api/v2/workspaceagents/me/app-health", f.token, nil,
+			obj{"healths": obj{}},
+			cat(genericBadCases("healths"), []badCase{
+				{name: "healths missing", body: drop("healths"), want: 400, field: "healths"},
+				{name: "healths a list", body: set("healths", []string{"main"}), want: 400, field: "healths"},
+				{name: "health a number", body: set("healths", obj{"main": 1}), want: 400, field: "healths"},
+				{name: "unknown app", body: set("healths", obj{"nope": "healthy"}), want: 400, field: "healths.nope"},
+				{name: "app slug NUL", body: set("healths", obj{"a\x00": "healthy"}), want: 400, field: "healths.a\uFFFD"},
+				{name: "257 apps", body: set("healths", manyAppHealths(257)), want: 400, field: "healths"},
+			})},
 	}
+}
+
+// manyAppHealths is an app health report naming n apps.
+func manyAppHealths(n int) obj {
+	o := obj{}
+	for i := range n {
+		o[fmt.Sprintf("app%d", i)] = "healthy"
+	}
+	return o
 }
 
 // badRoute is one JSON write route under the barrage.
