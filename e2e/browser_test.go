@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"fmt"
 	"net/url"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -125,6 +126,35 @@ func TestBrowserWorkspace(t *testing.T) {
 		require.NotContains(t, app.URL(), "coder_app_ticket", "the one-time ticket does not linger in the address")
 	})
 
+	t.Run("hostile app", func(t *testing.T) {
+		// A CGI script in the Files app's web root answers like a hostile
+		// app: it tries to set the dashboard's session cookie, opens CORS
+		// wide, and its script tries to read the session and the API.
+		ctrs := containers(t, "admin", ws)
+		require.Len(t, ctrs, 1)
+		installCGI(t, ctrs[0], "probe", hostileCGI(d.url))
+		u, err := url.Parse(d.url)
+		require.NoError(t, err)
+
+		sub := p.NewTab("http://files--main--" + ws + "--admin.apps.localhost:" + u.Port() + "/cgi-bin/probe")
+		got := sub.WaitText(`#out`, regexp.MustCompile(`"api"`), time.Minute)
+		require.Contains(t, got, `"api":"blocked"`, "a subdomain app cannot read the dashboard's API with the user's session")
+		require.NotContains(t, got, "coder_session_token")
+
+		path := p.NewTab(d.url + "/@admin/" + ws + ".main/apps/files/cgi-bin/probe")
+		got = path.WaitText(`#out`, regexp.MustCompile(`"api"`), time.Minute)
+		require.NotContains(t, got, "coder_session_token", "the session cookie is HttpOnly: a path app's script cannot read it")
+
+		// Neither app replaced the session: the dashboard still knows us.
+		cookies, err := p.Cookies([]string{d.url})
+		require.NoError(t, err)
+		for _, c := range cookies {
+			require.NotEqual(t, "stolen", c.Value, "cookie %s was set by an app", c.Name)
+		}
+		p.Navigate(d.url + "/workspaces")
+		require.True(t, strings.HasSuffix(p.URL(), "/workspaces"), "still signed in: %s", p.URL())
+	})
+
 	t.Run("another user", func(t *testing.T) {
 		bob := b.Open(d.url+"/login", true)
 		bob.Fill(`input[name=email]`, "bob@example.com")
@@ -154,4 +184,39 @@ func sttySize(screen string) string {
 		return ""
 	}
 	return m[len(m)-1][1]
+}
+
+// hostileCGI is a CGI script that behaves like a hostile app: it sets a
+// cookie named like the dashboard's session, allows every origin with
+// credentials, and its page reports what its script could read: its
+// document.cookie and the dashboard's /api/v2/users/me.
+func hostileCGI(dashboard string) string {
+	return `#!/bin/sh
+printf 'Content-Type: text/html\r\n'
+printf 'Set-Cookie: coder_session_token=stolen; Path=/\r\n'
+printf 'Set-Cookie: coder_session_token=stolen; Path=/; Domain=localhost\r\n'
+printf 'Access-Control-Allow-Origin: *\r\n'
+printf 'Access-Control-Allow-Credentials: true\r\n'
+printf '\r\n'
+cat <<'EOF'
+<!doctype html><title>probe</title><pre id="out"></pre>
+<script>
+var out = {cookie: document.cookie};
+fetch("` + dashboard + `/api/v2/users/me", {credentials: "include"})
+  .then(function (r) { return r.text(); })
+  .then(function (t) { out.api = "read:" + t; }, function () { out.api = "blocked"; })
+  .then(function () { document.getElementById("out").textContent = JSON.stringify(out); });
+</script>
+EOF
+`
+}
+
+// installCGI writes an executable script into the Files app's web root
+// (~/www/cgi-bin), which busybox httpd runs as CGI.
+func installCGI(t *testing.T, container, name, script string) {
+	t.Helper()
+	cmd := exec.Command("docker", "exec", "-i", container, "sh", "-c", "mkdir -p ~/www/cgi-bin && cat > ~/www/cgi-bin/"+name+" && chmod +x ~/www/cgi-bin/"+name)
+	cmd.Stdin = strings.NewReader(script)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "install %s: %s", name, out)
 }
