@@ -1,33 +1,18 @@
 package cli
 
 import (
-	"fmt"
 	"strings"
 	"time"
+
+	"github.com/opencoder/coder/humanize"
 )
 
 // This file holds the CLI's one formatter for each kind of value shown to
 // people: times (absolute and relative), byte counts, plurals and text.
 
-// relativeTime says how long ago t was, coarsely, for tables: "never",
-// "just now", "5m ago", "3h ago", "12d ago". A time slightly in the future
-// (clock skew between hosts) is "just now".
-func relativeTime(t time.Time) string {
-	if never(t) {
-		return "never"
-	}
-	d := max(time.Since(t), 0)
-	switch {
-	case d < time.Minute:
-		return "just now"
-	case d < time.Hour:
-		return fmt.Sprintf("%dm ago", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh ago", int(d.Hours()))
-	default:
-		return fmt.Sprintf("%dd ago", int(d.Hours()/24))
-	}
-}
+// relativeTime says how long ago t was, coarsely, for tables (see
+// humanize.Ago, which the dashboard uses too).
+func relativeTime(t time.Time) string { return humanize.Ago(time.Now(), t) }
 
 // formatTime is an absolute time in the local zone, or "never" for a time
 // that was not set.
@@ -39,21 +24,10 @@ func formatTime(t time.Time) string {
 }
 
 // never reports an unset time: zero, or the year 1 a database NULL decodes to.
-func never(t time.Time) bool { return t.IsZero() || t.Year() <= 1 }
+func never(t time.Time) bool { return humanize.Never(t) }
 
 // formatBytes is a byte count in binary units: "512 B", "1.5 KiB", "2.0 MiB".
-func formatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func formatBytes(n int64) string { return humanize.Bytes(n) }
 
 // plural is "s" unless n is 1.
 func plural(n int) string {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/humanize"
 )
 
 // parsePages parses every page together with the shared layout: page
@@ -44,7 +45,7 @@ func parsePages(funcs template.FuncMap) (map[string]*template.Template, error) {
 
 func (s *Site) funcs() template.FuncMap {
 	return template.FuncMap{
-		"ago":    func(t time.Time) string { return relativeTime(s.opts.Now(), t) },
+		"ago":    func(t time.Time) string { return humanize.Ago(s.opts.Now(), t) },
 		"when":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 		"status": statusClass,
 		"query":  url.QueryEscape,
@@ -158,26 +159,6 @@ func statusClass(s codersdk.WorkspaceStatus) string {
 		return "off"
 	default:
 		return "busy"
-	}
-}
-
-// relativeTime says how long ago t was, in the coarse units people read.
-func relativeTime(now, t time.Time) string {
-	if t.IsZero() {
-		return "never"
-	}
-	d := now.Sub(t)
-	switch {
-	case d < 0:
-		return "just now"
-	case d < time.Minute:
-		return fmt.Sprintf("%ds ago", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm ago", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh ago", int(d.Hours()))
-	default:
-		return fmt.Sprintf("%dd ago", int(d.Hours()/24))
 	}
 }
 
