@@ -66,6 +66,8 @@ func TestBrowserWorkspace(t *testing.T) {
 	p.WaitText(`#ws-status`, regexp.MustCompile(`^running$`), 2*time.Minute)
 	p.WaitText(`[data-agent="main"] [data-lifecycle]`, regexp.MustCompile(`^ready$`), 3*time.Minute)
 	p.WaitText(`[data-agent="main"] [data-app="files"]`, regexp.MustCompile(`Files`), 10*time.Second)
+	// The agent card shows how this server reaches the agent, and how fast.
+	p.WaitText(`[data-agent="main"] [data-ping]`, regexp.MustCompile(`^(direct \(peer to peer\)|relayed via DERP.*) · [0-9.]+ ms$`), 45*time.Second)
 
 	t.Run("browser only", func(t *testing.T) {
 		out, err := d.try("ssh", ws, "--", "true")

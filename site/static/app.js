@@ -3,6 +3,7 @@
 //   so statuses change without a reload, until it holds [data-poll-done].
 // - [data-confirm]: ask before a destructive action.
 // - #build-log[data-follow]: follow a build's log over the API websocket.
+// - [data-ping]: an agent's connection path and latency, from the API.
 (function () {
   "use strict";
   var POLL_MS = 2000;
@@ -26,8 +27,12 @@
             tmp.innerHTML = html;
             var tbody = tmp.querySelector("tbody");
             if (tbody && target) target.replaceWith(tbody);
-          } else if (target.innerHTML !== html) {
+          } else if (el.lastHTML !== html) {
+            // Compared with the last fragment, not the live DOM, which
+            // scripts (the connection figures) fill in after each swap.
+            el.lastHTML = html;
             target.innerHTML = html;
+            showPings();
           }
           // A fragment that reached its final state says so; stop asking.
           if (el.querySelector("[data-poll-done]")) clearInterval(timer);
@@ -35,6 +40,53 @@
         .catch(function () {})
         .finally(function () { busy = false; });
     }, POLL_MS);
+  }
+
+  // [data-ping=AGENT_ID]: how this server reaches the agent (direct or
+  // relayed through DERP) and the round-trip time, from the API's ping,
+  // every PING_MS while the page is visible. Results are kept per agent so
+  // a refreshed fragment shows the last figure at once.
+  var PING_MS = 10000;
+  var pings = {};
+  var pinging = {};
+
+  function describePing(p) {
+    if (p.error) return p.error;
+    var path = p.p2p ? "direct (peer to peer)" : "relayed via DERP" + (p.derp_region ? " " + p.derp_region : "");
+    return path + " · " + p.latency_ms.toFixed(p.latency_ms < 10 ? 2 : 0) + " ms";
+  }
+
+  function showPings() {
+    document.querySelectorAll("[data-ping]").forEach(function (el) {
+      var id = el.getAttribute("data-ping");
+      if (pings[id]) {
+        el.textContent = describePing(pings[id]);
+        el.setAttribute("data-p2p", pings[id].error ? "" : String(pings[id].p2p));
+      }
+    });
+  }
+
+  function pingAgent(id) {
+    if (pinging[id] || document.hidden) return;
+    pinging[id] = true;
+    fetch("/api/v2/workspaceagents/" + encodeURIComponent(id) + "/ping", { credentials: "same-origin" })
+      .then(function (res) {
+        return res.json().then(function (body) {
+          if (!res.ok) return { error: "unreachable: " + (body.message || res.status) };
+          return body;
+        });
+      })
+      .catch(function () { return { error: "unreachable" }; })
+      .then(function (p) { pings[id] = p; showPings(); })
+      .finally(function () { pinging[id] = false; });
+  }
+
+  function pingAll() {
+    var seen = {};
+    document.querySelectorAll("[data-ping]").forEach(function (el) {
+      var id = el.getAttribute("data-ping");
+      if (!seen[id]) { seen[id] = true; pingAgent(id); }
+    });
   }
 
   function followLog(pre) {
@@ -62,6 +114,10 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-poll]").forEach(poll);
+    if (document.querySelector("[data-poll] , [data-ping]")) {
+      pingAll();
+      setInterval(pingAll, PING_MS);
+    }
     var log = document.getElementById("build-log");
     if (log) followLog(log);
   });
