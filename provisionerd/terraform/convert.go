@@ -2,6 +2,7 @@ package terraform
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -172,6 +173,11 @@ func convertResources(all []tfResource, d deps) ([]codersdk.ProvisionerResource,
 		names[strings.ToLower(r.Name)] = r.Address
 		agents[i] = newAgent(r.Name, a)
 		agentIDs[i] = a.ID
+		// Invalid metadata blocks fail the import or build with every
+		// problem named (the job log shows it), never silently dropped.
+		if errs := codersdk.ValidateAgentMetadata(agents[i].Metadata); len(errs) > 0 {
+			return nil, fmt.Errorf("agent %q (%s) has invalid metadata: %w", r.Name, r.Address, errors.Join(errs...))
+		}
 	}
 
 	// findAgent joins a decorating resource to its agent.
