@@ -273,7 +273,7 @@ func (r *Root) runServer(ctx context.Context, o serverOptions) error {
 	}
 	defer daemons.close()
 	fmt.Fprintf(r.Stderr, "Coder %s is running at %s\n", buildinfo.Version(), accessURL)
-	fmt.Fprintf(r.Stderr, "\nNext, open %s in a browser: it asks for the first user (the deployment's owner), then shows\nyour templates and workspaces. Or, from another terminal:\n  coder login %s --first-user-username admin --first-user-email admin@example.com --first-user-password 'SomePass!234'\n\nPress Ctrl+C to stop.\n", accessURL, accessURL)
+	fmt.Fprintf(r.Stderr, "\nNext, open %s in a browser: it asks for the first user (the deployment's owner); then\nTemplates > New template > Docker, and create a workspace from it. Or, from another terminal:\n  coder login %s --first-user-username admin --first-user-email admin@example.com --first-user-password 'SomePass!234'\n\nPress Ctrl+C to stop.\n", accessURL, accessURL)
 
 	select {
 	case err := <-serveErr:
