@@ -237,6 +237,12 @@ var authzMatrix = []authzRow{
 	}, authed(403, 403, 403, 403, 200)},
 	{"my organizations", "GET", "/api/v2/users/{user}/organizations", users("/organizations", me), authed(200, 200, 200, 200, 200)},
 	{"other's organizations", "GET", "/api/v2/users/{user}/organizations", users("/organizations", victim), authed(404, 200, 200, 200, 200)},
+	// A git SSH key follows who may change the user: readers of every user
+	// (template admins, auditors) do not see others' keys.
+	{"my git ssh key", "GET", "/api/v2/users/{user}/gitsshkey", users("/gitsshkey", me), authed(200, 200, 200, 200, 200)},
+	{"other's git ssh key", "GET", "/api/v2/users/{user}/gitsshkey", users("/gitsshkey", victim), authed(404, 200, 404, 404, 200)},
+	{"regenerate my git ssh key", "PUT", "/api/v2/users/{user}/gitsshkey", users("/gitsshkey", me), authed(200, 200, 200, 200, 200)},
+	{"regenerate other's git ssh key", "PUT", "/api/v2/users/{user}/gitsshkey", users("/gitsshkey", victim), authed(404, 200, 404, 404, 200)},
 	{"list my tokens", "GET", "/api/v2/users/{user}/keys/tokens", users("/keys/tokens", me), authed(200, 200, 200, 200, 200)},
 	{"list other's tokens", "GET", "/api/v2/users/{user}/keys/tokens", users("/keys/tokens", victim), authed(404, 404, 404, 404, 200)},
 	{"create my token", "POST", "/api/v2/users/{user}/keys/tokens", func(_ context.Context, _ *testing.T, f *authzFixture, _ codersdk.User) (string, any) {

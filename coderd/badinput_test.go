@@ -272,6 +272,7 @@ func TestBadInput(t *testing.T) {
 		"/api/v2/users/" + target.ID.String() + "/status/activate",
 		"/api/v2/users/" + target.ID.String() + "/status/suspend",
 		"/api/v2/users/" + target.ID.String() + "/status/activate",
+		"/api/v2/users/" + target.ID.String() + "/gitsshkey",
 	} {
 		for _, body := range []string{"", "{", `{"status":"owner"}`, strings.Repeat("x", 2*httpapi.MaxBodyBytes)} {
 			res := call(ctx, t, srv, "PUT", path, token, []byte(body))
@@ -360,6 +361,8 @@ func TestBadQueryAndPath(t *testing.T) {
 		{"GET", "/api/v2/users/%ff", 400, ""},
 		{"GET", "/api/v2/users/" + strings.Repeat("u", 200), 404, ""},
 		{"GET", "/api/v2/users/'%3B%20DROP%20TABLE%20users%3B--", 404, ""},
+		{"PUT", "/api/v2/users/%00/gitsshkey", 400, ""},
+		{"PUT", "/api/v2/users/" + strings.Repeat("u", 200) + "/gitsshkey", 404, ""},
 		{"GET", "/api/v2/users/me/keys/tokens/%00", 400, ""},
 		{"GET", "/api/v2/users/me/keys/tokens/%ff", 400, ""},
 		{"DELETE", "/api/v2/users/me/keys/%00", 400, ""},

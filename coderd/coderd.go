@@ -265,6 +265,7 @@ func (api *API) routes() chi.Router {
 			r.Post("/report-stats", api.postAgentStats)
 			r.Post("/listening-ports", api.postAgentListeningPorts)
 			r.Post("/app-health", api.postAgentAppHealth)
+			r.Get("/gitsshkey", api.agentGitSSHKey)
 			r.Get("/coordinate", api.agentCoordinate)
 		})
 		r.Route("/users", func(r chi.Router) {
@@ -286,6 +287,8 @@ func (api *API) routes() chi.Router {
 					r.Put("/status/activate", api.putUserStatus(codersdk.UserStatusActive))
 					r.Put("/roles", api.putUserRoles)
 					r.Get("/organizations", api.userOrganizations)
+					r.Get("/gitsshkey", api.gitSSHKey)
+					r.Put("/gitsshkey", api.regenerateGitSSHKey)
 					r.Post("/workspaces", api.postUserWorkspace)
 					r.Get("/workspace/{workspacename}", api.workspaceByOwnerAndName)
 					r.Route("/keys", func(r chi.Router) {

@@ -106,6 +106,10 @@ func TestWorkspaceLifecycleStateRoundTrip(t *testing.T) {
 	require.Equal(t, "ws1", first.WorkspaceBuild.Metadata.WorkspaceName)
 	require.Equal(t, "admin", first.WorkspaceBuild.Metadata.WorkspaceOwner)
 	require.NotEmpty(t, first.WorkspaceBuild.Metadata.OwnerSessionToken)
+	gitKey, err := owner.GitSSHKey(ctx, codersdk.Me)
+	require.NoError(t, err)
+	require.Equal(t, gitKey.PublicKey, first.WorkspaceBuild.Metadata.OwnerSSHPublicKey)
+	requirePairMatches(t, first.WorkspaceBuild.Metadata.OwnerSSHPrivateKey, gitKey.PublicKey)
 	require.ElementsMatch(t, []codersdk.WorkspaceBuildParameter{{Name: "region", Value: "eu"}, {Name: "cpus", Value: "2"}, {Name: "image", Value: "ubuntu"}, {Name: "debug", Value: "true"}}, first.WorkspaceBuild.Parameters)
 	// The owner token handed to Terraform works against the API.
 	tokenClient := codersdk.New(owner.URL)
@@ -133,6 +137,7 @@ func TestWorkspaceLifecycleStateRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	stop := runBuild("stop", "state-2", "state-1")
 	require.Empty(t, stop.WorkspaceBuild.Metadata.OwnerSessionToken)
+	require.Equal(t, first.WorkspaceBuild.Metadata.OwnerSSHPrivateKey, stop.WorkspaceBuild.Metadata.OwnerSSHPrivateKey, "the git key goes with stops too")
 	// The ephemeral value is not carried over.
 	require.Contains(t, stop.WorkspaceBuild.Parameters, codersdk.WorkspaceBuildParameter{Name: "debug", Value: "false"})
 	require.Contains(t, stop.WorkspaceBuild.Parameters, codersdk.WorkspaceBuildParameter{Name: "cpus", Value: "4"})

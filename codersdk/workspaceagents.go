@@ -19,7 +19,9 @@ import (
 //   - 1.1 (2026-12): POST /workspaceagents/me/app-health, the agent's app
 //     health check results (PostWorkspaceAppHealthsRequest). Additive: a
 //     1.0 agent never reports, and its checked apps stay initializing.
-const AgentAPIVersion = "1.1"
+//   - 1.2 (2026-12): GET /workspaceagents/me/gitsshkey, the workspace
+//     owner's git SSH key pair (AgentGitSSHKey). Additive.
+const AgentAPIVersion = "1.2"
 
 // AgentManifest is everything an agent needs to start.
 type AgentManifest struct {

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/opencoder/coder/coderd/database"
+	"github.com/opencoder/coder/coderd/gitsshkey"
 	"github.com/opencoder/coder/codersdk"
 )
 
@@ -122,6 +123,16 @@ func (s *Server) workspaceBuildInput(ctx context.Context, job database.Provision
 	md := s.baseMetadata(owner, transition)
 	md.WorkspaceName, md.WorkspaceID, md.WorkspaceBuildID = ws.Name, ws.ID.String(), build.ID.String()
 	md.TemplateID, md.TemplateName, md.TemplateVersion = tmpl.ID.String(), tmpl.Name, version.Name
+	// The owner's git SSH key goes with every transition, not only start:
+	// a template that feeds it into a resource must see the same value on
+	// stop and destroy, or Terraform would plan a change. Imports get none
+	// (no workspace, no owner). The terraform runner redacts the private
+	// key from job logs.
+	key, err := gitsshkey.Ensure(ctx, s.opts.DB, owner.ID, s.now())
+	if err != nil {
+		return nil, fmt.Errorf("get owner git ssh key: %w", err)
+	}
+	md.OwnerSSHPublicKey, md.OwnerSSHPrivateKey = key.PublicKey, key.PrivateKey
 	if transition == "start" {
 		token, err := s.ownerWorkspaceToken(ctx, owner.ID, ws.ID)
 		if err != nil {
