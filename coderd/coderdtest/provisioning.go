@@ -91,14 +91,20 @@ func AwaitJob(t testing.TB, get func() (codersdk.ProvisionerJob, error)) codersd
 // authenticates with agentToken (a UUID). It returns the acquired job.
 func CompleteBuild(t testing.TB, daemon *codersdk.Client, buildID uuid.UUID, agentToken string) *codersdk.AcquiredJob {
 	t.Helper()
+	return CompleteBuildWith(t, daemon, buildID, []codersdk.ProvisionerResource{{Name: "box", Type: "docker_container", Agents: []codersdk.ProvisionerAgent{{
+		Name: "main", Token: agentToken, Auth: "token", OS: "linux", Arch: "amd64",
+	}}}})
+}
+
+// CompleteBuildWith is CompleteBuild with the resources the "Terraform
+// run" produced, for tests that need apps, scripts or several agents.
+func CompleteBuildWith(t testing.TB, daemon *codersdk.Client, buildID uuid.UUID, res []codersdk.ProvisionerResource) *codersdk.AcquiredJob {
+	t.Helper()
 	ctx := testutil.Context(t, 30*time.Second)
 	id := uuid.New()
 	job := AcquireJob(t, daemon, id, nil)
 	require.NotNil(t, job.WorkspaceBuild, "acquired a %s job, not a build", job.Type)
 	require.Equal(t, buildID, job.WorkspaceBuild.WorkspaceBuildID, "acquired another build than expected")
-	res := []codersdk.ProvisionerResource{{Name: "box", Type: "docker_container", Agents: []codersdk.ProvisionerAgent{{
-		Name: "main", Token: agentToken, Auth: "token", OS: "linux", Arch: "amd64",
-	}}}}
 	require.NoError(t, daemon.CompleteJob(ctx, job.JobID, codersdk.CompleteJobRequest{DaemonID: id,
 		WorkspaceBuild: &codersdk.CompletedWorkspaceBuild{State: []byte("{}"), Resources: res}}))
 	return job
