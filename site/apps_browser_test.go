@@ -40,7 +40,7 @@ func TestBrowserAppSharing(t *testing.T) {
 	apps := []codersdk.ProvisionerApp{
 		{Slug: "pub", DisplayName: "Public", URL: app.URL, Share: "public"},
 		{Slug: "signedin", DisplayName: "Signed in", URL: app.URL, Share: "authenticated"},
-		{Slug: "mine", DisplayName: "Mine", URL: app.URL, Share: "public"},
+		{Slug: "mine", DisplayName: "Mine", URL: app.URL, Share: "owner"},
 	}
 	startAgentWithApps(ctx, t, client, first.OrganizationID, "shared", apps)
 	base := srv.URL.String() + "/@admin/shared/apps/"
