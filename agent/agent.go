@@ -44,6 +44,9 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// ReportInterval for listening ports; stats use the server's interval.
 	ReportInterval time.Duration
+	// CoderBinary is what `coder` runs in the workspace's sessions and
+	// scripts (coderpath.go). Default: the agent's own binary.
+	CoderBinary string
 
 	// testHookConn, when set, runs right after the tailnet node starts; an
 	// error fails startServices there (tests of the error path).
@@ -57,6 +60,7 @@ type Agent struct {
 
 	// Set once the manifest is known, by Run's goroutine.
 	manifest codersdk.AgentManifest
+	binDir   string // first on every session's PATH, holds `coder`
 	conn     *tailnet.Conn
 	ssh      *agentssh.Server
 	rpty     *reconnectingpty.Server
@@ -111,6 +115,14 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	}
 	a.manifest = m
 	a.log.Info("manifest received", "agent", m.AgentName, "workspace", m.WorkspaceName, "owner", m.OwnerUsername)
+	// User processes inherit the agent's environment: never the token.
+	_ = os.Unsetenv(tokenEnv)
+	if bin, remove, err := installCoderShim(a.opts.CoderBinary); err != nil {
+		a.log.Warn("coder will not be on the PATH of sessions", "error", err)
+	} else {
+		a.binDir = bin
+		defer remove()
+	}
 	dir := expandDir(m.Directory)
 
 	if err := a.startServices(ctx, dir); err != nil {
@@ -148,6 +160,7 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	goLoop(a.statsLoop)
 	goLoop(a.portsLoop)
 	goLoop(a.appHealthLoop) // apps' health checks (apphealth.go)
+	goLoop(a.metadataLoop)  // coder_agent metadata scripts (metadata.go)
 
 	_, _ = retry(ctx, a.log, "report startup", func() (struct{}, error) {
 		return struct{}{}, a.opts.Client.PostStartup(ctx, codersdk.PostStartupRequest{Version: buildinfo.Version(), ExpandedDirectory: dir, Subsystems: []string{}})
@@ -340,17 +353,6 @@ func (a *Agent) closeServices() error {
 	a.serveMu.Lock()
 	defer a.serveMu.Unlock()
 	return errors.Join(a.serveFailed...)
-}
-
-// commandEnv is what every user command gets on top of the agent's own
-// environment.
-func (a *Agent) commandEnv() []string {
-	env := []string{"CODER=true", "CODER_WORKSPACE_NAME=" + a.manifest.WorkspaceName, "CODER_WORKSPACE_AGENT_NAME=" + a.manifest.AgentName,
-		"CODER_WORKSPACE_OWNER_NAME=" + a.manifest.OwnerUsername}
-	for k, v := range a.manifest.EnvironmentVariables {
-		env = append(env, k+"="+v)
-	}
-	return env
 }
 
 // coordinateLoop keeps the agent registered with the coordinator,
