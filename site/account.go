@@ -17,6 +17,8 @@ func (s *Site) accountRoutes(r chi.Router) {
 	r.Get("/account/tokens", s.tokensPage)
 	r.Post("/account/tokens", s.postToken)
 	r.Post("/account/tokens/{id}/delete", s.postDeleteToken)
+	r.Get("/account/ssh-key", s.sshKeyPage)
+	r.Post("/account/ssh-key/regenerate", s.postRegenerateSSHKey)
 }
 
 type tokensData struct {
