@@ -64,6 +64,7 @@ func New(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) 
 		r.whoamiCmd(),
 		r.usersCmd(),
 		r.tokensCmd(),
+		r.publickeyCmd(),
 		r.versionCmd(),
 		r.agentCmd(),
 		r.templatesCmd(),
