@@ -83,8 +83,8 @@ func (r *Root) templatesCmd() *cobra.Command {
 		Short:   "Manage templates: the Terraform projects workspaces are made from",
 	}
 	versions := &cobra.Command{Use: "versions", Short: "Manage a template's versions"}
-	versions.AddCommand(r.templateVersionsListCmd())
-	cmd.AddCommand(r.templatesInitCmd(), r.templatesPushCmd(), r.templatesListCmd(), versions, r.templatesDeleteCmd())
+	versions.AddCommand(r.templateVersionsListCmd(), r.templateVersionsPromoteCmd(), r.templateVersionsArchiveCmd(false), r.templateVersionsArchiveCmd(true))
+	cmd.AddCommand(r.templatesInitCmd(), r.templatesPushCmd(), r.templatesPullCmd(), r.templatesListCmd(), versions, r.templatesDeleteCmd())
 	return cmd
 }
 
@@ -154,8 +154,9 @@ func (r *Root) templatesInitCmd() *cobra.Command {
 
 func (r *Root) templateVersionsListCmd() *cobra.Command {
 	var (
-		out outputFormat
-		org orgFlag
+		out      outputFormat
+		org      orgFlag
+		archived bool
 	)
 	cmd := &cobra.Command{
 		Use:     "list TEMPLATE",
@@ -164,6 +165,9 @@ func (r *Root) templateVersionsListCmd() *cobra.Command {
 		Args:    cobra.ExactArgs(1),
 		RunE: r.withTemplate(&out, &org, func(ctx context.Context, client *codersdk.Client, tmpl codersdk.Template) error {
 			list, err := client.TemplateVersionsByTemplate(ctx, tmpl.ID)
+			if archived {
+				list, err = client.TemplateVersionsIncludingArchived(ctx, tmpl.ID)
+			}
 			if err != nil {
 				return wrapAPI("list versions", err)
 			}
@@ -172,12 +176,15 @@ func (r *Root) templateVersionsListCmd() *cobra.Command {
 				active := ""
 				if v.ID == tmpl.ActiveVersionID {
 					active = "active"
+				} else if v.Archived {
+					active = "archived"
 				}
 				rows = append(rows, []string{v.Name, relativeTime(v.CreatedAt), v.CreatedBy.Username, string(v.Job.Status), active, firstLine(v.Message)})
 			}
-			return out.write(r.Stdout, list, []string{"name", "created", "created by", "import", "active", "message"}, rows)
+			return out.write(r.Stdout, list, []string{"name", "created", "created by", "import", "state", "message"}, rows)
 		}),
 	}
+	cmd.Flags().BoolVar(&archived, "include-archived", false, "List archived versions too.")
 	org.attach(cmd.Flags(), r.Getenv)
 	out.attach(cmd)
 	return cmd

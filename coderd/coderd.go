@@ -335,6 +335,7 @@ func (api *API) routes() chi.Router {
 				r.Get("/logs", api.templateVersionLogs)
 				r.Patch("/cancel", api.cancelTemplateVersion)
 				r.Post("/archive", api.archiveTemplateVersion)
+				r.Post("/unarchive", api.unarchiveTemplateVersion)
 			})
 			r.Route("/workspaceagents/{workspaceagent}", func(r chi.Router) {
 				r.Use(api.extractAgentParam)

@@ -244,6 +244,27 @@ func (api *API) archiveTemplateVersion(w http.ResponseWriter, r *http.Request) {
 	httpapi.Write(w, http.StatusOK, codersdk.Response{Message: "Version archived."})
 }
 
+// unarchiveTemplateVersion makes an archived version usable again (listed,
+// promotable, buildable).
+func (api *API) unarchiveTemplateVersion(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	actor, _ := httpmw.ActorFrom(ctx)
+	v := versionParam(r)
+	if !rbac.Authorize(actor.Subject, rbac.ActionUpdate, versionObject(v)) {
+		httpapi.Forbidden(w)
+		return
+	}
+	if !v.Archived {
+		httpapi.Error(w, http.StatusBadRequest, "The version is not archived.")
+		return
+	}
+	if err := api.opts.DB.SetTemplateVersionArchived(ctx, v.ID, false, api.now()); err != nil {
+		httpapi.InternalError(w, r, api.opts.Logger, "unarchive version", err)
+		return
+	}
+	httpapi.Write(w, http.StatusOK, codersdk.Response{Message: "Version unarchived."})
+}
+
 func (api *API) convertVersions(ctx context.Context, vs []database.TemplateVersion) ([]codersdk.TemplateVersion, error) {
 	ids := make([]uuid.UUID, len(vs))
 	for i, v := range vs {

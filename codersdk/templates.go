@@ -81,3 +81,10 @@ func (c *Client) TemplateVersionsByTemplate(ctx context.Context, template uuid.U
 	var out []TemplateVersion
 	return out, c.do(ctx, http.MethodGet, "/api/v2/templates/"+template.String()+"/versions", nil, http.StatusOK, &out)
 }
+
+// TemplateVersionsIncludingArchived lists every version of a template,
+// archived ones too, newest first.
+func (c *Client) TemplateVersionsIncludingArchived(ctx context.Context, template uuid.UUID) ([]TemplateVersion, error) {
+	var out []TemplateVersion
+	return out, c.do(ctx, http.MethodGet, "/api/v2/templates/"+template.String()+"/versions?include_archived=true", nil, http.StatusOK, &out)
+}

@@ -80,6 +80,11 @@ func (c *Client) ArchiveTemplateVersion(ctx context.Context, id uuid.UUID) error
 	return c.do(ctx, http.MethodPost, "/api/v2/templateversions/"+id.String()+"/archive", nil, http.StatusOK, nil)
 }
 
+// UnarchiveTemplateVersion makes an archived version usable again.
+func (c *Client) UnarchiveTemplateVersion(ctx context.Context, id uuid.UUID) error {
+	return c.do(ctx, http.MethodPost, "/api/v2/templateversions/"+id.String()+"/unarchive", nil, http.StatusOK, nil)
+}
+
 // TemplateVersionLogsAfter streams an import's logs (see streamJobLogs).
 func (c *Client) TemplateVersionLogsAfter(ctx context.Context, id uuid.UUID, after int64, follow bool) (<-chan ProvisionerJobLog, func() error, error) {
 	return c.streamJobLogs(ctx, "/api/v2/templateversions/"+id.String()+"/logs", after, follow)

@@ -190,9 +190,15 @@ func (s *Store) SetTemplateVersionTemplate(ctx context.Context, id, templateID u
 
 // ArchiveTemplateVersion hides a version.
 func (s *Store) ArchiveTemplateVersion(ctx context.Context, id uuid.UUID, now time.Time) error {
-	_, err := s.db.Exec(ctx, `UPDATE template_versions SET archived = true, updated_at = $2 WHERE id = $1`, id, now)
+	return s.SetTemplateVersionArchived(ctx, id, true, now)
+}
+
+// SetTemplateVersionArchived archives a version (hidden from lists and
+// refused for new builds) or brings it back.
+func (s *Store) SetTemplateVersionArchived(ctx context.Context, id uuid.UUID, archived bool, now time.Time) error {
+	_, err := s.db.Exec(ctx, `UPDATE template_versions SET archived = $3, updated_at = $2 WHERE id = $1`, id, now, archived)
 	if err != nil {
-		return fmt.Errorf("archive version: %w", err)
+		return fmt.Errorf("set version archived=%t: %w", archived, err)
 	}
 	return nil
 }
