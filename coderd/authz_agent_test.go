@@ -68,6 +68,7 @@ var agentMatrix = []agentRow{
 	{"report stats", "POST", "/api/v2/workspaceagents/me/report-stats", codersdk.AgentStats{ConnectionCount: 1, RxBytes: 10, TxBytes: 20}, false, 200},
 	{"report listening ports", "POST", "/api/v2/workspaceagents/me/listening-ports", codersdk.ListeningPortsResponse{Ports: []codersdk.ListeningPort{{ProcessName: "sshd", Network: "tcp", Port: 22}}}, false, 204},
 	{"report app health", "POST", "/api/v2/workspaceagents/me/app-health", codersdk.PostWorkspaceAppHealthsRequest{Healths: map[string]codersdk.WorkspaceAppHealth{}}, false, 204},
+	{"report metadata", "POST", "/api/v2/workspaceagents/me/metadata", codersdk.PostAgentMetadataRequest{Metadata: []codersdk.AgentMetadataReport{}}, false, 204},
 	{"git ssh key", "GET", "/api/v2/workspaceagents/me/gitsshkey", nil, false, 200},
 	{"coordinate", "GET", "/api/v2/workspaceagents/me/coordinate", nil, true, 101},
 }

@@ -183,6 +183,9 @@ type provReq struct {
 	opts []codersdk.RequestOption
 	// websocket dials path instead; success is 101 Switching Protocols.
 	websocket bool
+	// stream reads only the status of a streaming answer (server-sent
+	// events), then hangs up.
+	stream bool
 }
 
 // provRow is one route (or one way of calling it) of the provisioning
@@ -210,6 +213,12 @@ func atWith(prefix string, id idOf, suffix string, body func(f *provFixture, c c
 func dial(prefix string, id idOf, suffix string) func(*provFixture, caller) provReq {
 	return func(f *provFixture, c caller) provReq {
 		return provReq{path: prefix + id(f, c) + suffix, websocket: true}
+	}
+}
+
+func stream(prefix string, id idOf, suffix string) func(*provFixture, caller) provReq {
+	return func(f *provFixture, c caller) provReq {
+		return provReq{path: prefix + id(f, c) + suffix, stream: true}
 	}
 }
 
@@ -404,6 +413,9 @@ var provisioningMatrix = []provRow{
 	{"ping my agent", "GET", "/api/v2/workspaceagents/{workspaceagent}/ping", at(agentsPath, myAgent, "/ping"), authed(409, 409, 409, 409, 409)},
 	{"ping their agent", "GET", "/api/v2/workspaceagents/{workspaceagent}/ping", at(agentsPath, theirAgent, "/ping"), authed(404, 404, 403, 404, 409)},
 	{"ping a missing agent", "GET", "/api/v2/workspaceagents/{workspaceagent}/ping", at(agentsPath, lit(missingID), "/ping"), authed(404, 404, 404, 404, 404)},
+	{"watch my agent's metadata", "GET", "/api/v2/workspaceagents/{workspaceagent}/watch-metadata", stream(agentsPath, myAgent, "/watch-metadata"), authed(200, 200, 200, 200, 200)},
+	{"watch their agent's metadata", "GET", "/api/v2/workspaceagents/{workspaceagent}/watch-metadata", stream(agentsPath, theirAgent, "/watch-metadata"), authed(404, 404, 200, 404, 200)},
+	{"watch a missing agent's metadata", "GET", "/api/v2/workspaceagents/{workspaceagent}/watch-metadata", stream(agentsPath, lit(missingID), "/watch-metadata"), authed(404, 404, 404, 404, 404)},
 }
 
 // ptyQuery is a valid web terminal query.
@@ -432,9 +444,12 @@ func TestAuthzProvisioningMatrix(t *testing.T) {
 						}
 						token := f.token(ctx, t, c)
 						var res rawResponse
-						if r.websocket {
+						switch {
+						case r.websocket:
 							res = dialWS(ctx, t, f.srv, r.path, token)
-						} else {
+						case r.stream:
+							res = callStream(ctx, t, f.srv, row.method, r.path, token)
+						default:
 							res = call(ctx, t, f.srv, row.method, r.path, token, r.body, r.opts...)
 						}
 						require.Equal(t, want, res.status, "%s %s as %s: %s", row.method, r.path, c, res.body)

@@ -265,6 +265,7 @@ func (api *API) routes() chi.Router {
 			r.Post("/report-stats", api.postAgentStats)
 			r.Post("/listening-ports", api.postAgentListeningPorts)
 			r.Post("/app-health", api.postAgentAppHealth)
+			r.Post("/metadata", api.postAgentMetadata)
 			r.Get("/gitsshkey", api.agentGitSSHKey)
 			r.Get("/coordinate", api.agentCoordinate)
 		})
@@ -346,6 +347,7 @@ func (api *API) routes() chi.Router {
 				r.Get("/coordinate", api.workspaceAgentCoordinate)
 				r.Get("/pty", api.workspaceAgentPTY)
 				r.Get("/ping", api.workspaceAgentPing)
+				r.Get("/watch-metadata", api.watchAgentMetadata)
 			})
 			r.Get("/workspaces", api.workspaces)
 			r.Route("/workspaces/{workspace}", func(r chi.Router) {

@@ -43,6 +43,10 @@ func (api *API) resourcesForJobs(ctx context.Context, jobIDs []uuid.UUID) (map[u
 	if err != nil {
 		return nil, err
 	}
+	metadata, err := api.agentMetadataOf(ctx, agents)
+	if err != nil {
+		return nil, err
+	}
 	byRes := map[uuid.UUID][]codersdk.WorkspaceAgent{}
 	for _, a := range agents {
 		ca, err := api.convertAgent(a)
@@ -50,6 +54,9 @@ func (api *API) resourcesForJobs(ctx context.Context, jobIDs []uuid.UUID) (map[u
 			return nil, err
 		}
 		applyAppHealths(ca.Apps, healths[a.ID])
+		if err := api.applyAgentMetadata(&ca, a, metadata[a.ID]); err != nil {
+			return nil, err
+		}
 		byRes[a.ResourceID] = append(byRes[a.ResourceID], ca)
 	}
 	out := map[uuid.UUID][]codersdk.WorkspaceResource{}

@@ -313,6 +313,15 @@ func (api *API) workspaceAgent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	applyAppHealths(ca.Apps, healths[agent.ID])
+	metadata, err := api.agentMetadataOf(r.Context(), []database.WorkspaceAgent{agent})
+	if err != nil {
+		httpapi.InternalError(w, r, api.opts.Logger, "get agent metadata", err)
+		return
+	}
+	if err := api.applyAgentMetadata(&ca, agent, metadata[agent.ID]); err != nil {
+		api.writeStoredError(w, r, "convert agent metadata", err)
+		return
+	}
 	httpapi.Write(w, http.StatusOK, ca)
 }
 

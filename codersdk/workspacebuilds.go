@@ -126,6 +126,9 @@ type WorkspaceAgent struct {
 	Version              string                  `json:"version"`
 	ConnectionTimeout    int32                   `json:"connection_timeout_seconds"`
 	Apps                 []WorkspaceApp          `json:"apps"`
+	// Metadata is the agent's metadata items (coder_agent metadata
+	// blocks) with their latest results; absent when it has none.
+	Metadata []WorkspaceAgentMetadata `json:"metadata,omitempty"`
 }
 
 // CreateWorkspaceBuild queues a start, stop or delete.
