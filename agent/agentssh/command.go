@@ -4,6 +4,8 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
+	"slices"
+	"strings"
 
 	"github.com/opencoder/coder/agent/agentexec"
 )
@@ -24,10 +26,13 @@ func (s *Server) CreateCommand(script string, env []string) *exec.Cmd {
 	return cmd
 }
 
-// baseEnv is the environment of every command: the agent's own, the user
-// identity variables a login would set, Options.Env, then extra.
+// baseEnv is the environment of every command: the agent's own (less the
+// agent token, should it still be there), the user identity variables a
+// login would set, Options.Env, then extra.
 func (s *Server) baseEnv(extra []string) []string {
-	env := os.Environ()
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "CODER_AGENT_TOKEN=")
+	})
 	home := agentexec.HomeDir()
 	env = append(env, "HOME="+home, "SHELL="+s.shell)
 	if u, err := user.Current(); err == nil {
