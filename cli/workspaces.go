@@ -255,7 +255,11 @@ func (r *Root) printWorkspace(ws codersdk.Workspace) error {
 		return nil
 	}
 	fmt.Fprintln(r.Stdout)
-	return writeTable(r.Stdout, []string{"resource", "agent", "status", "lifecycle", "os/arch"}, rows)
+	if err := writeTable(r.Stdout, []string{"resource", "agent", "status", "lifecycle", "os/arch"}, rows); err != nil {
+		return err
+	}
+	printAgentMetadata(r.Stdout, b.Resources)
+	return nil
 }
 
 // transitionCmd makes start and stop: one build each.
