@@ -83,6 +83,7 @@ func New(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) 
 		r.portForwardCmd(),
 		r.pingCmd(),
 		r.speedtestCmd(),
+		r.statCmd(),
 	)
 	return cmd
 }

@@ -1,0 +1,177 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/opencoder/coder/agent/agentexec"
+	"github.com/opencoder/coder/clistat"
+)
+
+// statCmd is `coder stat`: the workspace's resource use, for people and
+// for agent metadata scripts (`coder stat cpu` every few seconds). It needs
+// no deployment: it measures the machine or container it runs in.
+func (r *Root) statCmd() *cobra.Command {
+	var (
+		interval time.Duration
+		output   string
+	)
+	newStatter := func() *clistat.Statter { return &clistat.Statter{Interval: interval} }
+	cmd := &cobra.Command{
+		Use:   "stat",
+		Short: "Show resource usage for the current workspace",
+		Long: "Shows CPU, memory and disk use. Inside a container the figures are the container's\n" +
+			"(its cgroup's use and limits, v1 or v2); --host measures the whole machine.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkStatOutput(output, "table"); err != nil {
+				return err
+			}
+			s := newStatter()
+			ctx := cmd.Context()
+			// Both CPU figures need a sampling interval; they are taken one
+			// after the other, as the incumbent does.
+			hostCPU, err := s.CPU(ctx, true)
+			if err != nil {
+				return err
+			}
+			hostMem, err := s.Memory(clistat.PrefixGibi, true)
+			if err != nil {
+				return err
+			}
+			disk, err := clistat.Disk(agentexec.HomeDir(), clistat.PrefixGibi)
+			if err != nil {
+				return err
+			}
+			ctrCPU, err := s.CPU(ctx, false)
+			if err != nil {
+				return err
+			}
+			ctrMem, err := s.Memory(clistat.PrefixGibi, false)
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeStatJSON(r.Stdout, []map[string]clistat.Result{{
+					"host_cpu": hostCPU, "host_memory": hostMem, "home_disk": disk, "container_cpu": ctrCPU, "container_memory": ctrMem,
+				}})
+			}
+			return writeTable(r.Stdout, []string{"host cpu", "host memory", "home disk", "container cpu", "container memory"},
+				[][]string{{hostCPU.String(), hostMem.String(), disk.String(), ctrCPU.String(), ctrMem.String()}})
+		},
+	}
+	cmd.PersistentFlags().DurationVar(&interval, "sample-interval", clistat.DefaultInterval, "Time between the two CPU samples.")
+	_ = cmd.PersistentFlags().MarkHidden("sample-interval") // tests shorten it
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "Output format: table or json.")
+	cmd.AddCommand(r.statCPUCmd(newStatter), r.statMemCmd(newStatter), r.statDiskCmd())
+	return cmd
+}
+
+func (r *Root) statCPUCmd(newStatter func() *clistat.Statter) *cobra.Command {
+	var (
+		host   bool
+		output string
+	)
+	cmd := &cobra.Command{
+		Use:   "cpu",
+		Short: "Show CPU usage, in cores",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkStatOutput(output, "text"); err != nil {
+				return err
+			}
+			res, err := newStatter().CPU(cmd.Context(), host)
+			if err != nil {
+				return err
+			}
+			return writeStat(r.Stdout, output, res)
+		},
+	}
+	cmd.Flags().BoolVar(&host, "host", false, "Force host CPU measurement.")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "Output format: text or json.")
+	return cmd
+}
+
+func (r *Root) statMemCmd(newStatter func() *clistat.Statter) *cobra.Command {
+	var (
+		host           bool
+		prefix, output string
+	)
+	cmd := &cobra.Command{
+		Use:   "mem",
+		Short: "Show memory usage, in gigabytes",
+		Args:  cobra.NoArgs,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			if err := checkStatOutput(output, "text"); err != nil {
+				return err
+			}
+			p, err := clistat.ParsePrefix(prefix)
+			if err != nil {
+				return fmt.Errorf("--prefix: %w", err)
+			}
+			res, err := newStatter().Memory(p, host)
+			if err != nil {
+				return err
+			}
+			return writeStat(r.Stdout, output, res)
+		},
+	}
+	cmd.Flags().BoolVar(&host, "host", false, "Force host memory measurement.")
+	cmd.Flags().StringVar(&prefix, "prefix", "Gi", "SI Prefix for memory measurement: Ki, Mi, Gi or Ti.")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "Output format: text or json.")
+	return cmd
+}
+
+func (r *Root) statDiskCmd() *cobra.Command {
+	var path, prefix, output string
+	cmd := &cobra.Command{
+		Use:   "disk",
+		Short: "Show disk usage, in gigabytes",
+		Args:  cobra.NoArgs,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			if err := checkStatOutput(output, "text"); err != nil {
+				return err
+			}
+			p, err := clistat.ParsePrefix(prefix)
+			if err != nil {
+				return fmt.Errorf("--prefix: %w", err)
+			}
+			res, err := clistat.Disk(path, p)
+			if err != nil {
+				return err
+			}
+			return writeStat(r.Stdout, output, res)
+		},
+	}
+	cmd.Flags().StringVar(&path, "path", "/", "Path for which to check disk usage.")
+	cmd.Flags().StringVar(&prefix, "prefix", "Gi", "SI Prefix for disk measurement: Ki, Mi, Gi or Ti.")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "Output format: text or json.")
+	return cmd
+}
+
+// checkStatOutput accepts human (text or table, per command) or json.
+func checkStatOutput(output, human string) error {
+	if output == human || output == "json" {
+		return nil
+	}
+	return fmt.Errorf("unknown output format %q: use %s or json", output, human)
+}
+
+// writeStat prints one result: "0.5/2 cores (25%)", or its JSON.
+func writeStat(w io.Writer, output string, res clistat.Result) error {
+	if output == "json" {
+		return writeStatJSON(w, res)
+	}
+	_, err := fmt.Fprintln(w, res.String())
+	return err
+}
+
+func writeStatJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
