@@ -21,7 +21,10 @@ import (
 //     1.0 agent never reports, and its checked apps stay initializing.
 //   - 1.2 (2026-12): GET /workspaceagents/me/gitsshkey, the workspace
 //     owner's git SSH key pair (AgentGitSSHKey). Additive.
-const AgentAPIVersion = "1.2"
+//   - 1.3 (2026-12): POST /workspaceagents/me/metadata, the results of the
+//     coder_agent metadata scripts (PostAgentMetadataRequest). Additive: an
+//     older agent never reports, and its metadata shows as not collected.
+const AgentAPIVersion = "1.3"
 
 // AgentManifest is everything an agent needs to start.
 type AgentManifest struct {
