@@ -74,6 +74,7 @@ func New(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) 
 		r.startCmd(),
 		r.stopCmd(),
 		r.restartCmd(),
+		r.updateCmd(),
 		r.deleteCmd(),
 		r.cancelCmd(),
 		r.logsCmd(),
