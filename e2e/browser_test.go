@@ -111,6 +111,9 @@ func TestBrowserWorkspace(t *testing.T) {
 		term.SendTerminal("\x1b")
 		time.Sleep(300 * time.Millisecond)
 		term.SendTerminal(":q!\r")
+		// Back at the prompt before typing on: vim (the image's vi)
+		// drops typeahead when it quits.
+		term.WaitTerminal(regexp.MustCompile(`vi /tmp/e2e\.txt\s*\n[^\n]*\$`), 30*time.Second)
 		term.Type("echo vi-done\r")
 		term.WaitTerminal(regexp.MustCompile(`(?m)^vi-done\s*$`), 30*time.Second)
 	})

@@ -5,7 +5,9 @@
 #   make toolchain         terraform + providers built from the Go module proxy
 #                          into .toolchain/ (a filesystem mirror), 10-20 min cold,
 #                          about a second when up to date
-#   make workspace-image   the local Docker image coder-workspace:latest
+#   make workspace-image   the local Docker image coder-workspace:latest: Debian
+#                          bookworm by debootstrap (root or sudo), 4-6 min cold,
+#                          under a second when up to date
 #   make test-templates    the template tests (needs both of the above)
 #   make clean-toolchain   remove .toolchain/
 #
@@ -19,7 +21,7 @@ TOOLCHAIN_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
 toolchain:
 	@$(TOOLCHAIN_ROOT)/scripts/toolchain.sh
 
-## workspace-image: build the local Docker image coder-workspace:latest (no registry)
+## workspace-image: build the local Docker image coder-workspace:latest (Debian bookworm via debootstrap, no registry)
 workspace-image:
 	@$(TOOLCHAIN_ROOT)/scripts/workspace-image.sh
 

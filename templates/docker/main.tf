@@ -58,9 +58,13 @@ resource "coder_agent" "main" {
 
   startup_script = <<-EOT
     set -e
-    # First start on a new home volume: a minimal profile.
-    if [ ! -f ~/.profile ]; then
-      printf '%s\n' 'export PATH="$HOME/.local/bin:$PATH"' > ~/.profile
+    # First start on a new home volume (the volume hides the image's
+    # /home/coder): the shell dotfiles from /etc/skel, once, so that a
+    # deleted ~/.bashrc stays deleted. Debian's ~/.profile puts
+    # ~/.local/bin on PATH.
+    if [ ! -e ~/.skel_copied ]; then
+      if [ -d /etc/skel ]; then cp -a /etc/skel/. ~/; fi
+      touch ~/.skel_copied
     fi
     mkdir -p ~/.local/bin
     # The "Files" app: a static web server over ~/www (busybox httpd, which
