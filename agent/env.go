@@ -23,6 +23,11 @@ func (a *Agent) commandEnv() []string {
 		"CODER_AGENT_URL=" + a.opts.Client.URL.String(),
 		"PATH=" + prependPath(a.binDir, os.Getenv("PATH")),
 	}
+	if a.binDir != "" {
+		// For an image's /etc/profile.d to put it back on PATH after a
+		// login shell's /etc/profile resets PATH (Debian's does).
+		env = append(env, "CODER_AGENT_BIN_DIR="+a.binDir)
+	}
 	keys := make([]string, 0, len(a.manifest.EnvironmentVariables))
 	for k := range a.manifest.EnvironmentVariables {
 		keys = append(keys, k)

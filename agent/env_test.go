@@ -130,6 +130,7 @@ func TestSessionEnvAndCoderOnPath(t *testing.T) {
 	require.Equal(t, owner.URL.String(), env["CODER_AGENT_URL"])
 	require.Equal(t, "yes", env["FROM_TEMPLATE"])
 	require.Equal(t, filepath.Dir(coderPath), strings.Split(env["PATH"], ":")[0], "the coder directory is first on PATH")
+	require.Equal(t, filepath.Dir(coderPath), env["CODER_AGENT_BIN_DIR"])
 	_, leaked := env["CODER_AGENT_TOKEN"]
 	require.False(t, leaked, "the agent token must not reach sessions")
 	require.NotContains(t, envOut, token)
