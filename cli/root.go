@@ -75,6 +75,7 @@ func New(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) 
 		r.stopCmd(),
 		r.restartCmd(),
 		r.updateCmd(),
+		r.stateCmd(),
 		r.deleteCmd(),
 		r.cancelCmd(),
 		r.logsCmd(),

@@ -270,6 +270,10 @@ func exampleVersionBody(*provFixture, caller) any {
 	return codersdk.CreateTemplateVersionRequest{ExampleID: "docker"}
 }
 
+func stateBody(*provFixture, caller) any {
+	return map[string]any{"version": 4, "resources": []any{}}
+}
+
 func templateBody(f *provFixture, c caller) any {
 	return codersdk.CreateTemplateRequest{Name: f.name("tmpl"), VersionID: f.mine(c).version}
 }
@@ -383,6 +387,10 @@ var provisioningMatrix = []provRow{
 	{"their build logs", "GET", "/api/v2/workspacebuilds/{workspacebuild}/logs", at(buildsPath, theirBuild, "/logs"), authed(404, 404, 200, 404, 200)},
 	{"my build parameters", "GET", "/api/v2/workspacebuilds/{workspacebuild}/parameters", at(buildsPath, myBuild, "/parameters"), authed(200, 200, 200, 200, 200)},
 	{"their build parameters", "GET", "/api/v2/workspacebuilds/{workspacebuild}/parameters", at(buildsPath, theirBuild, "/parameters"), authed(404, 404, 200, 404, 200)},
+	{"my build's state", "GET", "/api/v2/workspacebuilds/{workspacebuild}/state", at(buildsPath, myBuild, "/state"), authed(403, 403, 200, 403, 200)},
+	{"their build's state", "GET", "/api/v2/workspacebuilds/{workspacebuild}/state", at(buildsPath, theirBuild, "/state"), authed(404, 404, 200, 404, 200)},
+	{"replace my build's state", "PUT", "/api/v2/workspacebuilds/{workspacebuild}/state", atWith(buildsPath, myBuild, "/state", stateBody), authed(403, 403, 200, 403, 200)},
+	{"replace their build's state", "PUT", "/api/v2/workspacebuilds/{workspacebuild}/state", atWith(buildsPath, theirBuild, "/state", stateBody), authed(404, 404, 200, 404, 200)},
 	{"cancel my build", "PATCH", "/api/v2/workspacebuilds/{workspacebuild}/cancel", at(buildsPath, myPendingBuild, "/cancel"), authed(200, 200, 200, 200, 200)},
 	{"cancel their build", "PATCH", "/api/v2/workspacebuilds/{workspacebuild}/cancel", at(buildsPath, theirPendingBuild, "/cancel"), authed(404, 404, 403, 404, 200)},
 	{"cancel my finished build", "PATCH", "/api/v2/workspacebuilds/{workspacebuild}/cancel", at(buildsPath, myBuild, "/cancel"), authed(400, 400, 400, 400, 400)},

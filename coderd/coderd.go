@@ -361,6 +361,8 @@ func (api *API) routes() chi.Router {
 				r.Get("/", api.workspaceBuild)
 				r.Get("/logs", api.workspaceBuildLogs)
 				r.Get("/parameters", api.workspaceBuildParameters)
+				r.Get("/state", api.workspaceBuildState)
+				r.Put("/state", api.putWorkspaceBuildState)
 				r.Patch("/cancel", api.cancelWorkspaceBuild)
 			})
 		})

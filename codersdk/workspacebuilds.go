@@ -2,6 +2,7 @@ package codersdk
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"time"
 
@@ -163,4 +164,24 @@ func (c *Client) WorkspaceBuildParameters(ctx context.Context, id uuid.UUID) ([]
 // WorkspaceBuildLogsAfter streams a build's logs (see streamJobLogs).
 func (c *Client) WorkspaceBuildLogsAfter(ctx context.Context, id uuid.UUID, after int64, follow bool) (<-chan ProvisionerJobLog, func() error, error) {
 	return c.streamJobLogs(ctx, "/api/v2/workspacebuilds/"+id.String()+"/logs", after, follow)
+}
+
+// WorkspaceBuildState returns the Terraform state a build stored (template
+// admins and owners only: it holds the workspace's secrets).
+func (c *Client) WorkspaceBuildState(ctx context.Context, build uuid.UUID) ([]byte, error) {
+	res, err := c.Request(ctx, http.MethodGet, "/api/v2/workspacebuilds/"+build.String()+"/state", nil)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return nil, ReadBodyAsError(res)
+	}
+	return io.ReadAll(res.Body)
+}
+
+// PutWorkspaceBuildState replaces the state the workspace's latest build
+// stored; the next build starts from it.
+func (c *Client) PutWorkspaceBuildState(ctx context.Context, build uuid.UUID, state []byte) error {
+	return c.do(ctx, http.MethodPut, "/api/v2/workspacebuilds/"+build.String()+"/state", state, http.StatusOK, nil)
 }
