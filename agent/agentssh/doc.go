@@ -20,9 +20,11 @@
 //
 //   - "shell" runs the user's login shell (argv[0] "-bash" etc.), "exec"
 //     runs `SHELL -c COMMAND`, in Options.Dir (default $HOME).
-//   - The environment is the agent's own, plus HOME, USER, LOGNAME, SHELL,
-//     Options.Env, the client's "env" requests (all accepted), SSH_CLIENT and
-//     SSH_CONNECTION, and for terminals TERM and SSH_TTY.
+//   - The environment is the agent's own (never CODER_AGENT_TOKEN), plus
+//     HOME, USER, LOGNAME, SHELL, Options.Env (the agent's CODER_* variables
+//     and PATH with `coder` first), the client's "env" requests (all
+//     accepted), SSH_CLIENT and SSH_CONNECTION, and for terminals TERM and
+//     SSH_TTY.
 //   - "pty-req" gives the command a real pseudo-terminal; "window-change"
 //     resizes it. Output is sent unmodified (no newline translation).
 //   - "signal" requests reach the process; the exit status, or the signal
