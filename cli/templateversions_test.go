@@ -82,3 +82,27 @@ func TestTemplateVersionsAndPull(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "now the active version")
 }
+
+func TestTemplatesEdit(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	tmpl := e.createTemplate(t)
+	ctx := testutil.Context(t, time.Minute)
+
+	code, _, stderr := e.exec(t, ctx, nil, "templates", "edit", "docker")
+	require.NotEqual(t, 0, code)
+	require.Contains(t, stderr, "nothing to change")
+	code, _, stderr = e.exec(t, ctx, nil, "templates", "edit", "docker", "--name", "bad name")
+	require.NotEqual(t, 0, code)
+	require.Contains(t, stderr, "name: must contain only letters")
+
+	code, stdout, stderr := e.exec(t, ctx, nil, "templates", "edit", "docker", "--display-name", "Docker box", "--require-active-version", "--allow-user-cancel-workspace-jobs=false")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, `Template docker updated (display name "Docker box", require active version true, users may cancel builds false)`)
+	got, err := e.owner.Template(ctx, tmpl.ID)
+	require.NoError(t, err)
+	require.Equal(t, "Docker box", got.DisplayName)
+	require.True(t, got.RequireActiveVersion)
+	require.False(t, got.AllowUserCancelWorkspaceJobs)
+	require.Equal(t, tmpl.Description, got.Description, "untouched")
+}

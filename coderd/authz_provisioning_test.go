@@ -274,6 +274,11 @@ func stateBody(*provFixture, caller) any {
 	return map[string]any{"version": 4, "resources": []any{}}
 }
 
+func templateMetaBody(*provFixture, caller) any {
+	d := "edited by the authz matrix"
+	return codersdk.UpdateTemplateMeta{Description: &d}
+}
+
 func templateBody(f *provFixture, c caller) any {
 	return codersdk.CreateTemplateRequest{Name: f.name("tmpl"), VersionID: f.mine(c).version}
 }
@@ -340,6 +345,9 @@ var provisioningMatrix = []provRow{
 	{"read template", "GET", "/api/v2/templates/{template}", at(tmplsPath, sharedTmpl, ""), authed(200, 200, 200, 200, 200)},
 	{"read template elsewhere", "GET", "/api/v2/templates/{template}", at(tmplsPath, otherTmpl, ""), authed(404, 404, 200, 200, 200)},
 	{"read missing template", "GET", "/api/v2/templates/{template}", at(tmplsPath, lit(missingID), ""), authed(404, 404, 404, 404, 404)},
+	{"edit template", "PATCH", "/api/v2/templates/{template}", atWith(tmplsPath, sharedTmpl, "", templateMetaBody), authed(403, 403, 200, 403, 200)},
+	{"edit template elsewhere", "PATCH", "/api/v2/templates/{template}", atWith(tmplsPath, otherTmpl, "", templateMetaBody), authed(404, 404, 200, 403, 200)},
+	{"edit missing template", "PATCH", "/api/v2/templates/{template}", atWith(tmplsPath, lit(missingID), "", templateMetaBody), authed(404, 404, 404, 404, 404)},
 	{"delete template", "DELETE", "/api/v2/templates/{template}", at(tmplsPath, myTmpl, ""), authed(403, 403, 200, 403, 200)},
 	{"delete template in use", "DELETE", "/api/v2/templates/{template}", at(tmplsPath, sharedTmpl, ""), authed(403, 403, 409, 403, 409)},
 	{"delete missing template", "DELETE", "/api/v2/templates/{template}", at(tmplsPath, lit(missingID), ""), authed(404, 404, 404, 404, 404)},

@@ -324,6 +324,7 @@ func (api *API) routes() chi.Router {
 			r.Route("/templates/{template}", func(r chi.Router) {
 				r.Use(api.extractTemplateParam)
 				r.Get("/", api.template)
+				r.Patch("/", api.patchTemplateMeta)
 				r.Delete("/", api.deleteTemplate)
 				r.Get("/versions", api.templateVersionsByTemplate)
 				r.Patch("/versions", api.patchActiveTemplateVersion)

@@ -267,6 +267,7 @@ func (api *API) convertTemplates(ctx context.Context, ts []database.Template) ([
 			ID: t.ID, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, OrganizationID: t.OrganizationID, Name: t.Name,
 			DisplayName: t.DisplayName, Provisioner: "terraform", ActiveVersionID: t.ActiveVersionID, ActiveUserCount: counts[t.ID],
 			Description: t.Description, Icon: t.Icon, CreatedByID: t.CreatedBy,
+			RequireActiveVersion: t.RequireActiveVersion, AllowUserCancelWorkspaceJobs: t.AllowUserCancelWorkspaceJobs,
 		}
 		switch org, err := api.opts.DB.GetOrganizationByID(ctx, t.OrganizationID); {
 		case err == nil:

@@ -80,6 +80,20 @@ func (api *API) postWorkspaceBuild(w http.ResponseWriter, r *http.Request) {
 	if req.TemplateVersionID != uuid.Nil {
 		versionID = req.TemplateVersionID
 	}
+	if req.Transition == codersdk.WorkspaceTransitionStart && !isTemplateAdmin(actor, ws.OrganizationID) {
+		tmpl, err := api.opts.DB.GetTemplateByID(ctx, ws.TemplateID)
+		if err != nil {
+			httpapi.InternalError(w, r, api.opts.Logger, "get template", err)
+			return
+		}
+		if tmpl.RequireActiveVersion {
+			if req.TemplateVersionID != uuid.Nil && req.TemplateVersionID != tmpl.ActiveVersionID {
+				httpapi.Error(w, http.StatusForbidden, "This template requires the active version.", "Its admins set require_active_version: start the workspace without a version, or on the active one.")
+				return
+			}
+			versionID = tmpl.ActiveVersionID // a start moves the workspace to it
+		}
+	}
 	version, err := api.opts.DB.GetTemplateVersionByID(ctx, versionID)
 	if errors.Is(err, database.ErrNotFound) || (err == nil && (version.TemplateID == nil || *version.TemplateID != ws.TemplateID)) {
 		httpapi.Validation(w, "Invalid build.", []codersdk.ValidationError{{Field: "template_version_id", Detail: "not a version of this workspace's template"}})
@@ -201,9 +215,21 @@ func (api *API) workspaceBuildParameters(w http.ResponseWriter, r *http.Request)
 
 func (api *API) cancelWorkspaceBuild(w http.ResponseWriter, r *http.Request) {
 	actor, _ := httpmw.ActorFrom(r.Context())
-	if !rbac.Authorize(actor.Subject, rbac.ActionUpdate, workspaceObject(paramFrom[buildAndWorkspace](r).Workspace)) {
+	ws := paramFrom[buildAndWorkspace](r).Workspace
+	if !rbac.Authorize(actor.Subject, rbac.ActionUpdate, workspaceObject(ws)) {
 		httpapi.Forbidden(w)
 		return
+	}
+	if !isTemplateAdmin(actor, ws.OrganizationID) {
+		tmpl, err := api.opts.DB.GetTemplateByID(r.Context(), ws.TemplateID)
+		if err != nil {
+			httpapi.InternalError(w, r, api.opts.Logger, "get template", err)
+			return
+		}
+		if !tmpl.AllowUserCancelWorkspaceJobs {
+			httpapi.Error(w, http.StatusForbidden, "This template does not let users cancel builds.", "Ask a template admin to cancel it, or wait for it to end.")
+			return
+		}
 	}
 	api.cancelJob(w, r, buildParam(r).JobID)
 }

@@ -26,6 +26,29 @@ type Template struct {
 	Icon            string    `json:"icon"`
 	CreatedByID     uuid.UUID `json:"created_by_id"`
 	CreatedByName   string    `json:"created_by_name"`
+	// RequireActiveVersion: members' workspaces start on the active
+	// version only (a start moves them to it).
+	RequireActiveVersion bool `json:"require_active_version"`
+	// AllowUserCancelWorkspaceJobs: members may cancel their workspaces'
+	// builds (template admins always may).
+	AllowUserCancelWorkspaceJobs bool `json:"allow_user_cancel_workspace_jobs"`
+}
+
+// UpdateTemplateMeta changes a template's settings; a nil field is left as
+// it is.
+type UpdateTemplateMeta struct {
+	Name                         *string `json:"name,omitempty"`
+	DisplayName                  *string `json:"display_name,omitempty"`
+	Description                  *string `json:"description,omitempty"`
+	Icon                         *string `json:"icon,omitempty"`
+	RequireActiveVersion         *bool   `json:"require_active_version,omitempty"`
+	AllowUserCancelWorkspaceJobs *bool   `json:"allow_user_cancel_workspace_jobs,omitempty"`
+}
+
+// UpdateTemplateMeta changes a template's settings and returns it.
+func (c *Client) UpdateTemplateMeta(ctx context.Context, template uuid.UUID, req UpdateTemplateMeta) (Template, error) {
+	var out Template
+	return out, c.do(ctx, http.MethodPatch, "/api/v2/templates/"+template.String(), req, http.StatusOK, &out)
 }
 
 // CreateTemplateRequest makes a template from an imported version.

@@ -23,17 +23,32 @@ type Template struct {
 	Deleted         bool
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
+	// RequireActiveVersion starts members' workspaces on the active
+	// version only.
+	RequireActiveVersion bool
+	// AllowUserCancelWorkspaceJobs lets members cancel their builds.
+	AllowUserCancelWorkspaceJobs bool
 }
 
 // UniqueTemplateName keeps live template names unique per organization.
 const UniqueTemplateName = "templates_name_idx"
 
-const templateColumns = `id, organization_id, name, display_name, description, icon, active_version_id, created_by, deleted, created_at, updated_at`
+const templateColumns = `id, organization_id, name, display_name, description, icon, active_version_id, created_by, deleted, created_at, updated_at, require_active_version, allow_user_cancel_workspace_jobs`
 
 func scanTemplate(row pgx.Row) (Template, error) {
 	var t Template
-	err := row.Scan(&t.ID, &t.OrganizationID, &t.Name, &t.DisplayName, &t.Description, &t.Icon, &t.ActiveVersionID, &t.CreatedBy, &t.Deleted, &t.CreatedAt, &t.UpdatedAt)
+	err := row.Scan(&t.ID, &t.OrganizationID, &t.Name, &t.DisplayName, &t.Description, &t.Icon, &t.ActiveVersionID, &t.CreatedBy, &t.Deleted, &t.CreatedAt, &t.UpdatedAt,
+		&t.RequireActiveVersion, &t.AllowUserCancelWorkspaceJobs)
 	return t, notFound(err)
+}
+
+// UpdateTemplateMeta stores a template's editable settings (name, display
+// name, description, icon, the two policies) and returns the row.
+func (s *Store) UpdateTemplateMeta(ctx context.Context, t Template, now time.Time) (Template, error) {
+	return scanTemplate(s.db.QueryRow(ctx, `UPDATE templates SET name = $2, display_name = $3, description = $4, icon = $5,
+		require_active_version = $6, allow_user_cancel_workspace_jobs = $7, updated_at = $8
+		WHERE id = $1 AND NOT deleted RETURNING `+templateColumns,
+		t.ID, t.Name, t.DisplayName, t.Description, t.Icon, t.RequireActiveVersion, t.AllowUserCancelWorkspaceJobs, now))
 }
 
 // InsertTemplate creates a template.
