@@ -3,6 +3,7 @@ package agent_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,10 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/opencoder/coder/agent"
+	"github.com/opencoder/coder/agent/reconnectingpty"
 	"github.com/opencoder/coder/agentconn"
 	"github.com/opencoder/coder/codersdk"
 	"github.com/opencoder/coder/testutil"
@@ -32,7 +35,7 @@ func buildCoderBinary(t *testing.T) string {
 }
 
 // TestSessionEnvAndCoderOnPath: every way into the workspace (SSH commands,
-// SSH terminals, startup scripts) finds `coder` on its PATH, runs
+// SSH terminals, the web terminal's PTY, startup scripts) finds `coder` on its PATH, runs
 // `coder stat`, and gets the incumbent's CODER_* variables, but never the
 // agent token the agent was started with. Not parallel: it sets the
 // agent's CODER_AGENT_TOKEN as `coder agent` receives it.
@@ -144,4 +147,19 @@ func TestSessionEnvAndCoderOnPath(t *testing.T) {
 	require.Contains(t, string(out), coderPath)
 	require.Regexp(t, `[0-9.]+/[0-9.]+ cores \([0-9]+%\)`, string(out))
 	require.Contains(t, string(out), "token=[]")
+
+	// The web terminal's reconnecting PTY (a command, so no login shell's
+	// /etc/profile rewrites PATH).
+	rc, err := conn.DialPort(tctx, agentconn.ReconnectingPTYPort)
+	require.NoError(t, err)
+	defer rc.Close()
+	require.NoError(t, reconnectingpty.WriteInit(rc, reconnectingpty.Init{
+		ID: uuid.NewString(), Height: 24, Width: 200,
+		Command: `command -v coder && coder stat mem --prefix Mi; echo "token=[$CODER_AGENT_TOKEN] ws=$CODER_WORKSPACE_NAME"`,
+	}))
+	require.NoError(t, rc.SetReadDeadline(time.Now().Add(time.Minute)))
+	term, _ := io.ReadAll(rc) // until the command exits and the terminal closes
+	require.Contains(t, string(term), coderPath)
+	require.Regexp(t, `[0-9.]+/[0-9.]+ MiB \([0-9]+%\)`, string(term))
+	require.Contains(t, string(term), "token=[] ws=ws")
 }
