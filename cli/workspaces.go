@@ -206,13 +206,17 @@ func (r *Root) showCmd() *cobra.Command {
 	var out outputFormat
 	cmd := &cobra.Command{
 		Use:   "show NAME",
-		Short: "Show a workspace: its latest build, resources and agents",
+		Short: "Show a workspace: its latest build, resources, agents, metadata, apps and ports",
 		Args:  cobra.ExactArgs(1),
-		RunE: r.withWorkspace(&out, func(_ context.Context, _ *codersdk.Client, ws codersdk.Workspace, _ []string) error {
+		RunE: r.withWorkspace(&out, func(ctx context.Context, client *codersdk.Client, ws codersdk.Workspace, _ []string) error {
 			if out.format == "json" {
 				return out.write(r.Stdout, ws, nil, nil)
 			}
-			return r.printWorkspace(ws)
+			if err := r.printWorkspace(ws); err != nil {
+				return err
+			}
+			printWorkspaceDetails(ctx, r.Stdout, client, ws)
+			return nil
 		}),
 	}
 	out.attach(cmd)
@@ -255,11 +259,7 @@ func (r *Root) printWorkspace(ws codersdk.Workspace) error {
 		return nil
 	}
 	fmt.Fprintln(r.Stdout)
-	if err := writeTable(r.Stdout, []string{"resource", "agent", "status", "lifecycle", "os/arch"}, rows); err != nil {
-		return err
-	}
-	printAgentMetadata(r.Stdout, b.Resources)
-	return nil
+	return writeTable(r.Stdout, []string{"resource", "agent", "status", "lifecycle", "os/arch"}, rows)
 }
 
 // transitionCmd makes start and stop: one build each.

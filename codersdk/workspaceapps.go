@@ -2,7 +2,10 @@ package codersdk
 
 import (
 	"context"
+	"net"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -111,4 +114,49 @@ func AppSubdomainHost(wildcard, appOrPort, agent, workspace, user string) string
 	}
 	label += "--" + workspace + "--" + user
 	return strings.ToLower(label) + strings.TrimPrefix(wildcard, "*")
+}
+
+// AppLink says where an app opens for a deployment reached at base (the
+// dashboard's scheme://host[:port]): its own subdomain when it asks for one
+// (or path apps are off) and the deployment has a wildcard, else a path on
+// the dashboard's origin. When it cannot be opened in a browser, href is
+// empty and note says why. The dashboard and the CLI share this rule.
+func AppLink(base *url.URL, host AppHostResponse, ws Workspace, agent string, app WorkspaceApp) (href, note string) {
+	switch {
+	case app.External:
+		return app.URL, ""
+	case app.URL == "":
+		return "", "runs a command: open it from the terminal"
+	case host.Host != "" && (app.Subdomain || host.PathAppsDisabled):
+		return subdomainURL(base, AppSubdomainHost(host.Host, app.Slug, agent, ws.Name, ws.OwnerName)), ""
+	case !host.PathAppsDisabled:
+		return base.Scheme + "://" + base.Host + appPath(ws, agent) + "/apps/" + url.PathEscape(app.Slug) + "/", ""
+	default:
+		return "", "path apps are disabled and no wildcard app domain is set"
+	}
+}
+
+// PortLink is AppLink for a port the agent reported listening.
+func PortLink(base *url.URL, host AppHostResponse, ws Workspace, agent string, port uint16) string {
+	p := strconv.Itoa(int(port))
+	switch {
+	case host.Host != "":
+		return subdomainURL(base, AppSubdomainHost(host.Host, p, agent, ws.Name, ws.OwnerName))
+	case !host.PathAppsDisabled:
+		return base.Scheme + "://" + base.Host + appPath(ws, agent) + "/ports/" + p + "/"
+	default:
+		return ""
+	}
+}
+
+func appPath(ws Workspace, agent string) string {
+	return "/@" + url.PathEscape(ws.OwnerName) + "/" + url.PathEscape(ws.Name) + "." + url.PathEscape(agent)
+}
+
+// subdomainURL is an app host on the scheme and port of base.
+func subdomainURL(base *url.URL, host string) string {
+	if port := base.Port(); port != "" {
+		host = net.JoinHostPort(host, port)
+	}
+	return base.Scheme + "://" + host + "/"
 }

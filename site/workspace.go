@@ -1,10 +1,8 @@
 package site
 
 import (
-	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
@@ -32,59 +30,38 @@ type portLink struct {
 	Href string
 }
 
-// appLinks decides each app's address: its own subdomain when the app asks
-// for one (or path apps are off) and the deployment has a wildcard, else a
-// path on the dashboard's origin.
+// appLinks gives each visible app its address (codersdk.AppLink, the rule
+// the CLI uses too) on the origin the dashboard was reached on.
 func appLinks(r *http.Request, host codersdk.AppHostResponse, ws codersdk.Workspace, agent codersdk.WorkspaceAgent, apps []codersdk.WorkspaceApp) []appLink {
+	base := requestBase(r)
 	var out []appLink
 	for _, app := range apps {
 		if app.Hidden {
 			continue
 		}
 		l := appLink{WorkspaceApp: app}
-		switch {
-		case app.External:
-			l.Href = app.URL
-		case app.URL == "":
-			l.Note = "runs a command: open it from the terminal"
-		case host.Host != "" && (app.Subdomain || host.PathAppsDisabled):
-			l.Href = subdomainURL(r, codersdk.AppSubdomainHost(host.Host, app.Slug, agent.Name, ws.Name, ws.OwnerName))
-		case !host.PathAppsDisabled:
-			l.Href = "/@" + url.PathEscape(ws.OwnerName) + "/" + url.PathEscape(ws.Name) + "." + url.PathEscape(agent.Name) + "/apps/" + url.PathEscape(app.Slug) + "/"
-		default:
-			l.Note = "path apps are disabled and no wildcard app domain is set"
-		}
+		l.Href, l.Note = codersdk.AppLink(base, host, ws, agent.Name, app)
 		out = append(out, l)
 	}
 	return out
 }
 
 func portLinks(r *http.Request, host codersdk.AppHostResponse, ws codersdk.Workspace, agent codersdk.WorkspaceAgent, ports []codersdk.ListeningPort) []portLink {
+	base := requestBase(r)
 	out := make([]portLink, 0, len(ports))
 	for _, p := range ports {
-		l := portLink{ListeningPort: p}
-		port := strconv.Itoa(int(p.Port))
-		if host.Host != "" {
-			l.Href = subdomainURL(r, codersdk.AppSubdomainHost(host.Host, port, agent.Name, ws.Name, ws.OwnerName))
-		} else if !host.PathAppsDisabled {
-			l.Href = "/@" + url.PathEscape(ws.OwnerName) + "/" + url.PathEscape(ws.Name) + "." + url.PathEscape(agent.Name) + "/ports/" + port + "/"
-		}
-		out = append(out, l)
+		out = append(out, portLink{ListeningPort: p, Href: codersdk.PortLink(base, host, ws, agent.Name, p.Port)})
 	}
 	return out
 }
 
-// subdomainURL is an app host on the scheme and port the dashboard was
-// reached on.
-func subdomainURL(r *http.Request, host string) string {
+// requestBase is the scheme and host the dashboard was reached on.
+func requestBase(r *http.Request) *url.URL {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	if _, port, err := net.SplitHostPort(r.Host); err == nil {
-		host = net.JoinHostPort(host, port)
-	}
-	return scheme + "://" + host + "/"
+	return &url.URL{Scheme: scheme, Host: r.Host}
 }
 
 type workspaceData struct {

@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/opencoder/coder/coderd/coderdtest"
+	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/testutil"
+)
+
+// coder show lists what a template declared beyond the agents: resource
+// metadata (sensitive values hidden) and each app with its address and
+// health.
+func TestShowAppsAndResourceMetadata(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	tmpl := e.createTemplate(t)
+	ctx := testutil.Context(t, time.Minute)
+	ws, err := e.owner.CreateUserWorkspace(ctx, codersdk.Me, codersdk.CreateWorkspaceRequest{TemplateID: tmpl.ID, Name: "dev",
+		RichParameterValues: []codersdk.WorkspaceBuildParameter{{Name: "image", Value: "ubuntu"}}})
+	require.NoError(t, err)
+	coderdtest.CompleteBuildWith(t, e.daemon, ws.LatestBuild.ID, []codersdk.ProvisionerResource{{
+		Name: "box", Type: "docker_container",
+		Metadata: []codersdk.ResourceMetadataItem{{Key: "image", Value: "ubuntu:24.04"}, {Key: "password", Value: "hunter2", Sensitive: true}},
+		Agents: []codersdk.ProvisionerAgent{{Name: "main", Token: uuid.NewString(), Auth: "token", OS: "linux", Arch: "amd64", Apps: []codersdk.ProvisionerApp{
+			{Slug: "files", DisplayName: "Files", URL: "http://localhost:8080", Healthcheck: &codersdk.ProvisionerAppHealthcheck{URL: "http://localhost:8080", Interval: 5, Threshold: 3}},
+			{Slug: "docs", DisplayName: "Docs", URL: "https://example.com/docs", External: true, Share: "public"},
+			{Slug: "htop", DisplayName: "htop", Command: "htop"},
+			{Slug: "secret", DisplayName: "Hidden one", URL: "http://localhost:9", Hidden: true},
+		}}},
+	}})
+
+	code, stdout, stderr := e.exec(t, ctx, nil, "show", "dev")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "docker_container.box:\n  image: ubuntu:24.04\n  password: (sensitive)\n")
+	require.NotContains(t, stdout, "hunter2")
+	require.Contains(t, stdout, "Agent main apps:")
+	require.Regexp(t, `Files\s+`+regexp.QuoteMeta(e.owner.URL.String())+`/@admin/dev\.main/apps/files/\s+initializing\s+owner`, stdout)
+	require.Regexp(t, `Docs\s+https://example\.com/docs\s+-\s+public`, stdout)
+	require.Regexp(t, `htop\s+\(runs a command: open it from the terminal\)`, stdout)
+	require.NotContains(t, stdout, "Hidden one")
+}
