@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,6 +13,9 @@ import (
 	"github.com/opencoder/coder/clistat"
 )
 
+// statColumns are `coder stat`'s columns, in the incumbent's order.
+var statColumns = []string{"host cpu", "host memory", "home disk", "container cpu", "container memory"}
+
 // statCmd is `coder stat`: the workspace's resource use, for people and
 // for agent metadata scripts (`coder stat cpu` every few seconds). It needs
 // no deployment: it measures the machine or container it runs in.
@@ -19,6 +23,7 @@ func (r *Root) statCmd() *cobra.Command {
 	var (
 		interval time.Duration
 		output   string
+		columns  []string
 	)
 	newStatter := func() *clistat.Statter { return &clistat.Statter{Interval: interval} }
 	cmd := &cobra.Command{
@@ -31,42 +36,41 @@ func (r *Root) statCmd() *cobra.Command {
 			if err := checkStatOutput(output, "table"); err != nil {
 				return err
 			}
-			s := newStatter()
-			ctx := cmd.Context()
-			// Both CPU figures need a sampling interval; they are taken one
-			// after the other, as the incumbent does.
-			hostCPU, err := s.CPU(ctx, true)
-			if err != nil {
-				return err
+			s, ctx := newStatter(), cmd.Context()
+			measure := map[string]func() (clistat.Result, error){
+				"host cpu":         func() (clistat.Result, error) { return s.CPU(ctx, true) },
+				"host memory":      func() (clistat.Result, error) { return s.Memory(clistat.PrefixGibi, true) },
+				"home disk":        func() (clistat.Result, error) { return clistat.Disk(agentexec.HomeDir(), clistat.PrefixGibi) },
+				"container cpu":    func() (clistat.Result, error) { return s.CPU(ctx, false) },
+				"container memory": func() (clistat.Result, error) { return s.Memory(clistat.PrefixGibi, false) },
 			}
-			hostMem, err := s.Memory(clistat.PrefixGibi, true)
-			if err != nil {
-				return err
+			for _, c := range columns {
+				if measure[c] == nil {
+					return fmt.Errorf("--column %q: use %s", c, strings.Join(statColumns, ", "))
+				}
 			}
-			disk, err := clistat.Disk(agentexec.HomeDir(), clistat.PrefixGibi)
-			if err != nil {
-				return err
-			}
-			ctrCPU, err := s.CPU(ctx, false)
-			if err != nil {
-				return err
-			}
-			ctrMem, err := s.Memory(clistat.PrefixGibi, false)
-			if err != nil {
-				return err
+			// Each CPU figure takes a sampling interval; they are taken one
+			// after the other, only for the columns asked for.
+			row := make([]string, len(columns))
+			byKey := map[string]clistat.Result{}
+			for i, c := range columns {
+				res, err := measure[c]()
+				if err != nil {
+					return err
+				}
+				row[i] = res.String()
+				byKey[strings.ReplaceAll(c, " ", "_")] = res
 			}
 			if output == "json" {
-				return writeStatJSON(r.Stdout, []map[string]clistat.Result{{
-					"host_cpu": hostCPU, "host_memory": hostMem, "home_disk": disk, "container_cpu": ctrCPU, "container_memory": ctrMem,
-				}})
+				return writeStatJSON(r.Stdout, []map[string]clistat.Result{byKey})
 			}
-			return writeTable(r.Stdout, []string{"host cpu", "host memory", "home disk", "container cpu", "container memory"},
-				[][]string{{hostCPU.String(), hostMem.String(), disk.String(), ctrCPU.String(), ctrMem.String()}})
+			return writeTable(r.Stdout, columns, [][]string{row})
 		},
 	}
 	cmd.PersistentFlags().DurationVar(&interval, "sample-interval", clistat.DefaultInterval, "Time between the two CPU samples.")
 	_ = cmd.PersistentFlags().MarkHidden("sample-interval") // tests shorten it
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "Output format: table or json.")
+	cmd.Flags().StringSliceVarP(&columns, "column", "c", statColumns, "Columns to display in table output: "+strings.Join(statColumns, ", ")+".")
 	cmd.AddCommand(r.statCPUCmd(newStatter), r.statMemCmd(newStatter), r.statDiskCmd())
 	return cmd
 }

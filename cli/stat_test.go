@@ -50,6 +50,9 @@ func TestStatCommands(t *testing.T) {
 	require.Equal(t, "cores", all[0]["host_cpu"].Unit)
 	require.Equal(t, "B", all[0]["home_disk"].Unit)
 
+	out = e.ok("stat", "-c", "host memory,home disk")
+	require.Regexp(t, regexp.MustCompile(`^HOST MEMORY +HOME DISK\n[0-9.]+/[0-9.]+ GiB \([0-9]+%\) +[0-9.]+/[0-9.]+ GiB \([0-9]+%\)\n$`), out)
+	require.Contains(t, e.fails("stat", "-c", "gpu"), `--column "gpu"`)
 	require.Contains(t, e.fails("stat", "mem", "--prefix", "Xi"), `--prefix: unknown prefix "Xi"`)
 	require.Contains(t, e.fails("stat", "cpu", "-o", "yaml"), `unknown output format "yaml"`)
 	require.Contains(t, e.fails("stat", "disk", "--path", "/does/not/exist"), "statfs /does/not/exist")
