@@ -3,10 +3,11 @@
 # relative to the repository root whatever the current directory.
 #
 #   make toolchain         terraform + providers built from the Go module proxy
-#                          into .toolchain/ (a filesystem mirror), 10-20 min cold,
-#                          about a second when up to date
+#                          into .toolchain/ (a filesystem mirror), 15-25 min cold,
+#                          about a second when up to date;
+#                          EXTRA_PROVIDERS=DIR merges an admin's providers in
 #   make workspace-image   the local Docker image coder-workspace:latest: Debian
-#                          bookworm by debootstrap (root or sudo), 4-6 min cold,
+#                          bookworm by debootstrap (root or sudo), 5-9 min cold,
 #                          under a second when up to date
 #   make test-templates    the template tests (needs both of the above)
 #   make clean-toolchain   remove .toolchain/
@@ -19,7 +20,7 @@ TOOLCHAIN_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
 
 ## toolchain: build terraform + providers from the Go module proxy into .toolchain/ (offline mirror)
 toolchain:
-	@$(TOOLCHAIN_ROOT)/scripts/toolchain.sh
+	@EXTRA_PROVIDERS='$(EXTRA_PROVIDERS)' $(TOOLCHAIN_ROOT)/scripts/toolchain.sh
 
 ## workspace-image: build the local Docker image coder-workspace:latest (Debian bookworm via debootstrap, no registry)
 workspace-image:

@@ -2,7 +2,8 @@
 # workspace-image.sh builds the local Docker image coder-workspace:latest
 # (make workspace-image) without any registry: debootstrap installs Debian
 # bookworm's minbase variant plus images/workspace/packages.txt from the
-# Debian mirror this machine's apt uses, the root filesystem is configured
+# Debian mirror this machine's apt uses, apt-get adds apt-packages.txt, the
+# root filesystem is configured
 # (user coder, sudo, locale, busybox applets), trimmed (apt caches and lists,
 # documentation) and packed into a tarball, and the image is built FROM
 # scratch with it.
@@ -65,6 +66,27 @@ debian_mirrors() {
 unmount_rootfs() {
 	findmnt -rno TARGET 2>/dev/null | awk -v r="$root" 'index($0, r) == 1' | sort -r |
 		while read -r m; do umount -l "$m" || true; done
+}
+
+# apt_install installs apt-packages.txt with apt-get in the chroot (with
+# /proc mounted, as maintainer scripts expect), downloading into the same
+# package cache as debootstrap.
+apt_install() {
+	local extra
+	extra=$(grep -Ev '^[[:space:]]*(#|$)' "$src/apt-packages.txt" | paste -sd' ')
+	[[ -n "$extra" ]] || return 0
+	log "apt-get install $extra"
+	mkdir -p "$work/cache/partial"
+	mount -t proc proc "$root/proc"
+	mount --bind "$work/cache" "$root/var/cache/apt/archives"
+	local rc=0
+	chroot "$root" env DEBIAN_FRONTEND=noninteractive LC_ALL=C \
+		apt-get install -y -qq --no-install-recommends $extra >"$work/apt.log" 2>&1 || rc=$?
+	umount "$root/var/cache/apt/archives" "$root/proc"
+	if ((rc != 0)); then
+		tail -n 30 "$work/apt.log" >&2
+		die "apt-get install in the root filesystem failed (log: $work/apt.log)"
+	fi
 }
 
 # configure runs in the chroot: what a Dockerfile's RUN would do, without
@@ -167,6 +189,7 @@ main() {
 		deb $mirror $suite-updates main
 		deb $security $suite-security main
 	SOURCES
+	apt_install
 	configure
 	trim
 

@@ -17,7 +17,7 @@ import (
 // usual tools, and busybox httpd (the docker template's Files app).
 func TestWorkspaceImage(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
 	requireWorkspaceImage(ctx, t)
 
@@ -74,4 +74,20 @@ func TestWorkspaceImage(t *testing.T) {
 			require.Equal(t, tt.want, sh(t, tt.script))
 		})
 	}
+
+	// The docker template's Jupyter app: the notebook server starts with
+	// the template's flags and its API answers without a token.
+	t.Run("jupyter", func(t *testing.T) {
+		out := sh(t, `jupyter-notebook --no-browser --ip=127.0.0.1 --port=18888 \
+			--NotebookApp.token='' --NotebookApp.password='' --NotebookApp.base_url=/ \
+			--NotebookApp.allow_remote_access=True </dev/null >/tmp/jupyter.log 2>&1 &
+			for i in $(seq 90); do
+				curl -fsS -H 'Host: jupyter--main--ws--coder.apps.example.com' http://127.0.0.1:18888/api && exit 0
+				sleep 1
+			done
+			cat /tmp/jupyter.log; exit 1`)
+		require.Contains(t, out, `"version"`)
+		// A notebook can run Python (python3-ipykernel's kernel).
+		require.Contains(t, sh(t, "curl -fsS http://127.0.0.1:18888/api/kernelspecs"), `"python3"`)
+	})
 }

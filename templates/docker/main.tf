@@ -49,6 +49,8 @@ locals {
   # port (derived from its ID) rather than one fixed port they would fight
   # over.
   app_port = 20000 + parseint(substr(md5(data.coder_workspace.me.id), 0, 4), 16) % 10000
+  # Jupyter's port, chosen the same way, 10000 above.
+  jupyter_port = local.app_port + 10000
 }
 
 resource "coder_agent" "main" {
@@ -104,6 +106,45 @@ resource "coder_app" "files" {
     url       = "http://127.0.0.1:${local.app_port}/"
     interval  = 5
     threshold = 6
+  }
+}
+
+# Jupyter Notebook (Debian's jupyter-notebook, in the workspace image),
+# started in the background on every start. Bound to 127.0.0.1 without a
+# token: only the agent reaches it, and coderd's app proxy authenticates
+# whoever opens the app. allow_remote_access: the proxy keeps the browser's
+# Host header (the app's subdomain), which Jupyter otherwise refuses.
+resource "coder_script" "jupyter" {
+  agent_id     = coder_agent.main.id
+  display_name = "Jupyter"
+  run_on_start = true
+  script       = <<-EOT
+    if ! command -v jupyter-notebook >/dev/null 2>&1; then
+      echo "this image has no jupyter-notebook: the Jupyter app stays unhealthy"
+      exit 0
+    fi
+    cd ~
+    nohup jupyter-notebook --no-browser --ip=127.0.0.1 --port=${local.jupyter_port} \
+      --NotebookApp.token='' --NotebookApp.password='' --NotebookApp.base_url=/ \
+      --NotebookApp.allow_remote_access=True --notebook-dir="$HOME" \
+      </dev/null >/tmp/jupyter.log 2>&1 &
+    echo "Jupyter Notebook starting on 127.0.0.1:${local.jupyter_port} (log: /tmp/jupyter.log)"
+  EOT
+}
+
+resource "coder_app" "jupyter" {
+  agent_id     = coder_agent.main.id
+  slug         = "jupyter"
+  display_name = "Jupyter"
+  url          = "http://localhost:${local.jupyter_port}/"
+  share        = "owner"
+  subdomain    = true
+
+  # /api answers without a token once the server is up.
+  healthcheck {
+    url       = "http://127.0.0.1:${local.jupyter_port}/api"
+    interval  = 5
+    threshold = 12
   }
 }
 
