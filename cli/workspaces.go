@@ -93,6 +93,7 @@ func (r *Root) createCmd() *cobra.Command {
 		org      orgFlag
 		params   parameterFlags
 		yes      bool
+		preset   string
 	)
 	cmd := &cobra.Command{
 		Use:   "create NAME",
@@ -100,8 +101,9 @@ func (r *Root) createCmd() *cobra.Command {
 		Long: `Create a workspace (NAME, or OWNER/NAME for someone else's) from a template's
 active version, then stream the build's logs until it ends.
 
-Parameter values come from --parameter and --rich-parameter-file; on a
-terminal the others are asked for, elsewhere the template's defaults apply and
+Parameter values come from --parameter and --rich-parameter-file, then from
+a preset (--preset, or the template's default one); on a terminal the others
+are asked for, elsewhere the template's defaults apply and
 a required parameter without a value is an error.`,
 		Example: "  coder create dev --template docker --parameter region=eu\n  coder create dev -t docker --rich-parameter-file params.yaml -y",
 		Args:    cobra.ExactArgs(1),
@@ -128,6 +130,9 @@ a required parameter without a value is an error.`,
 			if err != nil {
 				return wrapAPI("get the template's parameters", err)
 			}
+			if _, err := applyPreset(ctx, client, tmpl.ActiveVersionID, preset, given, r.Stderr); err != nil {
+				return err
+			}
 			values, err := resolveParameters(defs, given, in, r.Stderr)
 			if err != nil {
 				return err
@@ -153,6 +158,8 @@ a required parameter without a value is an error.`,
 		envUsage("Template to create the workspace from (asked for on a terminal when missing).", "CODER_TEMPLATE_NAME"))
 	org.attach(fs, r.Getenv)
 	params.attach(fs, r.Getenv)
+	fs.StringVar(&preset, "preset", getenvOr(r.Getenv, "CODER_PRESET_NAME"),
+		envUsage("Template preset whose parameter values to use (--parameter still wins); default: the template's default preset, if any; \"none\" for none.", "CODER_PRESET_NAME"))
 	fs.BoolVarP(&yes, "yes", "y", false, "Do not ask for confirmation.")
 	return cmd
 }

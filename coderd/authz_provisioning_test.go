@@ -367,6 +367,8 @@ var provisioningMatrix = []provRow{
 	{"version parameters", "GET", "/api/v2/templateversions/{templateversion}/rich-parameters", at(versionsPath, sharedVersion, "/rich-parameters"), authed(200, 200, 200, 200, 200)},
 	{"version parameters elsewhere", "GET", "/api/v2/templateversions/{templateversion}/rich-parameters", at(versionsPath, otherVersion, "/rich-parameters"), authed(404, 404, 200, 200, 200)},
 	{"parameters of a queued version", "GET", "/api/v2/templateversions/{templateversion}/rich-parameters", at(versionsPath, myPendingVersion, "/rich-parameters"), authed(400, 400, 400, 400, 400)},
+	{"version presets", "GET", "/api/v2/templateversions/{templateversion}/presets", at(versionsPath, sharedVersion, "/presets"), authed(200, 200, 200, 200, 200)},
+	{"version presets elsewhere", "GET", "/api/v2/templateversions/{templateversion}/presets", at(versionsPath, otherVersion, "/presets"), authed(404, 404, 200, 200, 200)},
 	{"version resources", "GET", "/api/v2/templateversions/{templateversion}/resources", at(versionsPath, sharedVersion, "/resources"), authed(200, 200, 200, 200, 200)},
 	{"version resources elsewhere", "GET", "/api/v2/templateversions/{templateversion}/resources", at(versionsPath, otherVersion, "/resources"), authed(404, 404, 200, 200, 200)},
 	{"version logs", "GET", "/api/v2/templateversions/{templateversion}/logs", at(versionsPath, sharedVersion, "/logs"), authed(200, 200, 200, 200, 200)},

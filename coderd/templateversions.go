@@ -185,6 +185,22 @@ func (api *API) templateVersionRichParameters(w http.ResponseWriter, r *http.Req
 	httpapi.Write(w, http.StatusOK, params)
 }
 
+// templateVersionPresets answers the version's presets, checked against
+// its parameters by the import; an empty list before the import succeeded.
+func (api *API) templateVersionPresets(w http.ResponseWriter, r *http.Request) {
+	raw, err := api.opts.DB.GetTemplateVersionPresets(r.Context(), versionParam(r).ID)
+	if err != nil {
+		httpapi.InternalError(w, r, api.opts.Logger, "get presets", err)
+		return
+	}
+	presets := []codersdk.Preset{}
+	if err := json.Unmarshal(raw, &presets); err != nil {
+		api.writeStoredError(w, r, "decode presets", err)
+		return
+	}
+	httpapi.Write(w, http.StatusOK, presets)
+}
+
 func (api *API) templateVersionResources(w http.ResponseWriter, r *http.Request) {
 	out, err := api.resourcesForJobs(r.Context(), []uuid.UUID{versionParam(r).JobID})
 	if err != nil {

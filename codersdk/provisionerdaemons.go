@@ -156,6 +156,9 @@ type CompletedTemplateImport struct {
 	StartResources []ProvisionerResource      `json:"start_resources"`
 	StopResources  []ProvisionerResource      `json:"stop_resources"`
 	Readme         string                     `json:"readme"`
+	// Presets are the coder_workspace_preset data sources, checked against
+	// Parameters.
+	Presets []Preset `json:"presets,omitempty"`
 }
 
 // CompletedWorkspaceBuild is a build's outcome.

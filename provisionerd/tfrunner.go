@@ -70,6 +70,7 @@ func (r *TerraformRunner) Import(ctx context.Context, job *codersdk.AcquiredJob,
 		StartResources: res.StartResources,
 		StopResources:  res.StopResources,
 		Readme:         string(res.Readme),
+		Presets:        res.Presets,
 	}, nil
 }
 

@@ -106,6 +106,10 @@ type createData struct {
 	Template codersdk.Template
 	Name     string
 	Params   []paramField
+	// Presets are the version's; Preset is the one whose values fill the
+	// form ("" for none): ?preset=NAME, else the default preset.
+	Presets []codersdk.Preset
+	Preset  string
 }
 
 func widgetFor(p codersdk.TemplateVersionParameter) string {
@@ -145,7 +149,23 @@ func (s *Site) createForm(r *http.Request, c *codersdk.Client) (createData, erro
 		return defs[i].Name < defs[j].Name
 	})
 	data := createData{Template: t}
+	if data.Presets, err = c.TemplateVersionPresets(r.Context(), t.ActiveVersionID); err != nil {
+		return createData{}, err
+	}
+	presetValues := map[string]string{}
+	choice, chosen := r.URL.Query().Get("preset"), r.URL.Query().Has("preset")
+	for _, p := range data.Presets {
+		if (chosen && p.Name == choice) || (!chosen && p.Default) {
+			data.Preset = p.Name
+			for _, v := range p.Parameters {
+				presetValues[v.Name] = v.Value
+			}
+		}
+	}
 	for _, d := range defs {
+		if v, ok := presetValues[d.Name]; ok {
+			d.DefaultValue = v // the preset's value is what the form starts from
+		}
 		f := paramField{TemplateVersionParameter: d, Widget: widgetFor(d), Value: d.DefaultValue}
 		if f.Widget == "multi" || f.Widget == "list" {
 			_ = json.Unmarshal([]byte(d.DefaultValue), &f.Values)

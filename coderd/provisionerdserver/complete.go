@@ -89,6 +89,15 @@ func (s *Server) storeImport(ctx context.Context, tx *database.Store, job databa
 	if err := tx.UpdateTemplateVersionImported(ctx, version.ID, raw, httpapi.Truncate(res.Readme, 1<<20), now); err != nil {
 		return err
 	}
+	if len(res.Presets) > 0 {
+		presets, err := json.Marshal(res.Presets)
+		if err != nil {
+			return err
+		}
+		if err := tx.SetTemplateVersionPresets(ctx, version.ID, presets); err != nil {
+			return err
+		}
+	}
 	if err := insertResources(ctx, tx, job.ID, "start", res.StartResources, now); err != nil {
 		return err
 	}

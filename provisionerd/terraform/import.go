@@ -39,6 +39,8 @@ type ImportResult struct {
 	StopResources  []codersdk.ProvisionerResource
 	// Readme is the template's README.md, nil if it has none.
 	Readme []byte
+	// Presets are the coder_workspace_preset data sources.
+	Presets []codersdk.Preset
 }
 
 // Import runs init and a plan for each of the start and stop transitions,
@@ -113,6 +115,9 @@ func (r *Runner) Import(ctx context.Context, req ImportRequest) (*ImportResult, 
 		if t == TransitionStart {
 			result.StartResources = resources
 			if result.Parameters, err = convertParameters(data); err != nil {
+				return nil, fmt.Errorf("import: %w", err)
+			}
+			if result.Presets, err = convertPresets(data, result.Parameters); err != nil {
 				return nil, fmt.Errorf("import: %w", err)
 			}
 		} else {
