@@ -19,6 +19,11 @@
 #   TOOLCHAIN_DIR              where to build (default <repo>/.toolchain)
 #   TOOLCHAIN_BUILD_TERRAFORM=1  build terraform from source even if PATH has one
 #   TOOLCHAIN_SKIP_KUBERNETES=1  leave the kubernetes provider out (saves ~4 min)
+#   TOOLCHAIN_SKIP_UTILITY=1   leave hashicorp/time, local and http out (~5 min)
+#   EXTRA_PROVIDERS=DIR        merge the providers in DIR into the mirror
+#                              (zips or unpacked mirror layout, see merge_dir)
+#   TOOLCHAIN_PREBUILT_DIRS    directories searched for a prebuilt
+#                              hashicorp/aws in mirror layout (see link_aws)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -135,16 +140,36 @@ build_tool() {
 		go build -trimpath -ldflags="-s -w ${3:-}" -o "$1" "$2")
 }
 
-build_kubernetes() {
-	local out=$1 src=$dir/src/terraform-provider-kubernetes
-	local mod=github.com/hashicorp/terraform-provider-kubernetes@v$KUBERNETES_PROVIDER_VERSION
-	local from
-	from=$(cd / && GOFLAGS= go mod download -json "$mod" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')
-	[[ -d "$from" ]] || die "go mod download $mod failed"
+# fetch_source NAME MODULE@VERSION: copy a module's source from the module
+# cache into $dir/src/NAME and print that directory. Providers are built from
+# a copy because go install refuses a go.mod with replace directives or
+# naming another module path (the hashicorp providers of 2019-2020 declare
+# github.com/terraform-providers/...).
+fetch_source() {
+	local src=$dir/src/$1 from
+	from=$(cd / && GOFLAGS= go mod download -json "$2" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')
+	[[ -d "$from" ]] || die "go mod download $2 failed"
 	rm -rf "$src"
 	mkdir -p "$(dirname "$src")"
 	cp -R "$from" "$src"
 	chmod -R u+w "$src"
+	# Module zips keep only vendor/modules.txt, which would make go build
+	# insist on -mod=vendor: dependencies come from the proxy instead.
+	rm -rf "$src/vendor"
+	printf '%s\n' "$src"
+}
+
+# build_source OUT NAME MODULE@VERSION: build a provider from its module's
+# own go.mod (missing go.sum lines are filled from the proxy).
+build_source() {
+	local src
+	src=$(fetch_source "$2" "$3")
+	(cd "$src" && GOFLAGS="${GOFLAGS:-} -mod=mod" go build -trimpath -ldflags='-s -w' -o "$1" .)
+}
+
+build_kubernetes() {
+	local out=$1 src
+	src=$(fetch_source terraform-provider-kubernetes "github.com/hashicorp/terraform-provider-kubernetes@v$KUBERNETES_PROVIDER_VERSION")
 	# Its dependency graph names vbom.ml/util (kubectl's, long gone from
 	# the proxy) though no package of it is compiled: stand in a stub.
 	if grep -q '^vbom.ml/util ' "$src/go.sum"; then
@@ -184,9 +209,88 @@ provider() {
 	fi
 }
 
+build_time() { build_source "$1" terraform-provider-time "github.com/hashicorp/terraform-provider-time@v$TIME_PROVIDER_VERSION"; }
+build_local() { build_source "$1" terraform-provider-local "github.com/hashicorp/terraform-provider-local@v$LOCAL_PROVIDER_VERSION"; }
+build_http() { build_source "$1" terraform-provider-http "github.com/hashicorp/terraform-provider-http@v$HTTP_PROVIDER_VERSION"; }
+
 build_coder() { build_tool "$1" github.com/coder/terraform-provider-coder/v2; }
 build_docker() {
 	build_tool "$1" github.com/terraform-providers/terraform-provider-docker "-X main.version=$DOCKER_PROVIDER_VERSION"
+}
+
+# link_into FILE TARGET: hard-link FILE to TARGET (the mirror then survives
+# FILE's removal and costs no space), else symlink it (another file system).
+link_into() {
+	[[ "$1" -ef "$2" ]] && return 0
+	mkdir -p "$(dirname "$2")"
+	ln -f "$1" "$2" 2>/dev/null || ln -sfn "$1" "$2"
+}
+
+# merge_host HOSTDIR: link every provider file under HOSTDIR (a hostname
+# directory laid out as a filesystem mirror: NAMESPACE/TYPE/VERSION/OS_ARCH/FILE
+# for unpacked providers, NAMESPACE/TYPE/FILE.zip for packed ones) into the
+# mirror's directory of that hostname, and registry.terraform.io's also into
+# registry.opentofu.org's; prints one line per file.
+merge_host() {
+	local root=$1 host f rel
+	host=$(basename "$root")
+	while IFS= read -r f; do
+		rel=${f#"$root"/}
+		link_into "$f" "$dir/mirror/$host/$rel"
+		[[ "$host" == registry.terraform.io ]] && link_into "$f" "$dir/mirror/registry.opentofu.org/$rel"
+		printf '%s\n' "$host/$rel"
+	done < <(find -L "$root" -mindepth 3 -maxdepth 5 -type f \
+		\( -path "$root/*/*/*/*/*" -o -path "$root/*/*/terraform-provider-*.zip" \) 2>/dev/null | sort)
+}
+
+# merge_dir DIR: merge an admin's providers (EXTRA_PROVIDERS) into the
+# mirror. DIR holds any of
+#   terraform-provider-TYPE_VERSION_OS_ARCH.zip             (namespace hashicorp)
+#   NAMESPACE/terraform-provider-TYPE_VERSION_OS_ARCH.zip
+#   registry.terraform.io/NAMESPACE/TYPE/VERSION/OS_ARCH/terraform-provider-TYPE_vVERSION
+#   (and any other hostname directory, or packed zips, in mirror layout)
+# Zips are linked as they are: Terraform reads the packed layout itself.
+merge_dir() {
+	local src=$1 f ns base type n=0
+	[[ -d "$src" ]] || die "EXTRA_PROVIDERS=$src is not a directory"
+	src=$(cd "$src" && pwd)
+	while IFS= read -r f; do
+		base=$(basename "$f") ns=hashicorp
+		[[ "$(dirname "$f")" != "$src" ]] && ns=$(basename "$(dirname "$f")")
+		# Zips inside a hostname directory belong to merge_host.
+		[[ "$ns" == *.* ]] && continue
+		[[ "$base" =~ ^terraform-provider-([a-z0-9-]+)_([0-9][^_]*)_([a-z0-9]+_[a-z0-9]+)\.zip$ ]] ||
+			die "$f: expected terraform-provider-TYPE_VERSION_OS_ARCH.zip"
+		type=${BASH_REMATCH[1]}
+		link_into "$f" "$dir/mirror/registry.terraform.io/$ns/$type/$base"
+		link_into "$f" "$dir/mirror/registry.opentofu.org/$ns/$type/$base"
+		n=$((n + 1))
+	done < <(find -L "$src" -mindepth 1 -maxdepth 2 -type f -name 'terraform-provider-*.zip' | sort)
+	local h
+	for h in "$src"/*/; do
+		[[ -d "$h" && "$(basename "$h")" == *.* ]] || continue
+		n=$((n + $(merge_host "${h%/}" | wc -l)))
+	done
+	log "merged $n provider file(s) from $src (EXTRA_PROVIDERS)"
+}
+
+# link_aws: machines of this kind may carry a prebuilt hashicorp/aws (too
+# large and too new to build from the module proxy) in mirror layout; link
+# it in when present. Only the named directories are looked at, so that a
+# warm run stays fast.
+link_aws() {
+	local roots=${TOOLCHAIN_PREBUILT_DIRS:-/opt/tf-plugins /usr/share/terraform/plugins /usr/local/share/terraform/plugins ${HOME:-/root}/.terraform.d/plugins}
+	local r f found=
+	for r in $roots; do
+		for f in "$r"/registry.terraform.io/hashicorp/aws/*/"$platform"/terraform-provider-aws_*; do
+			[[ -f "$f" ]] || continue
+			found=${f#"$r"/registry.terraform.io/}
+			link_into "$f" "$dir/mirror/registry.terraform.io/$found"
+			link_into "$f" "$dir/mirror/registry.opentofu.org/$found"
+			log "hashicorp/aws: linked prebuilt $f"
+		done
+	done
+	[[ -n "$found" ]] || log "hashicorp/aws: no prebuilt provider in $roots (not mirrored)"
 }
 
 write_config() {
@@ -215,6 +319,13 @@ main() {
 	if [[ "${TOOLCHAIN_SKIP_KUBERNETES:-}" != 1 ]]; then
 		provider hashicorp kubernetes "$KUBERNETES_PROVIDER_VERSION" "$KUBERNETES_PROVIDER_VERSION" "~4 min" build_kubernetes
 	fi
+	if [[ "${TOOLCHAIN_SKIP_UTILITY:-}" != 1 ]]; then
+		provider hashicorp time "$TIME_PROVIDER_VERSION" "$TIME_PROVIDER_VERSION" "~1.5 min" build_time
+		provider hashicorp local "$LOCAL_PROVIDER_VERSION" "$LOCAL_PROVIDER_VERSION" "~2.5 min" build_local
+		provider hashicorp http "$HTTP_PROVIDER_VERSION" "$HTTP_PROVIDER_VERSION" "~2.5 min" build_http
+	fi
+	link_aws
+	if [[ -n "${EXTRA_PROVIDERS:-}" ]]; then merge_dir "$EXTRA_PROVIDERS"; fi
 	write_config
 
 	log "ready in $dir (${SECONDS}s); to use it:"
