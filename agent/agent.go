@@ -61,9 +61,12 @@ type Agent struct {
 	// Set once the manifest is known, by Run's goroutine.
 	manifest codersdk.AgentManifest
 	binDir   string // first on every session's PATH, holds `coder`
-	conn     *tailnet.Conn
-	ssh      *agentssh.Server
-	rpty     *reconnectingpty.Server
+	// gitSSHCommand is every session's GIT_SSH_COMMAND (the owner's git
+	// SSH key); empty when the key could not be installed.
+	gitSSHCommand string
+	conn          *tailnet.Conn
+	ssh           *agentssh.Server
+	rpty          *reconnectingpty.Server
 	// stopServing ends the services' context (the speed test's Serve);
 	// serving joins every Serve goroutine. Both are owned by Run:
 	// startServices adds, closeServices cancels and waits.
@@ -123,6 +126,9 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 		a.binDir = bin
 		defer remove()
 	}
+	cmd, removeKey := a.installGitSSHKey(ctx) // gitssh.go
+	a.gitSSHCommand = cmd
+	defer removeKey()
 	dir := expandDir(m.Directory)
 
 	if err := a.startServices(ctx, dir); err != nil {

@@ -12,8 +12,9 @@ const tokenEnv = "CODER_AGENT_TOKEN"
 
 // commandEnv is what every user process gets on top of the agent's own
 // environment (SSH sessions and terminals, startup and metadata scripts):
-// the incumbent's CODER_* variables, PATH with `coder` first, then the
-// template's variables, which win over all of these.
+// the incumbent's CODER_* variables, PATH with `coder` first,
+// GIT_SSH_COMMAND offering the owner's git SSH key, then the template's
+// variables, which win over all of these.
 func (a *Agent) commandEnv() []string {
 	env := []string{
 		"CODER=true",
@@ -27,6 +28,9 @@ func (a *Agent) commandEnv() []string {
 		// For an image's /etc/profile.d to put it back on PATH after a
 		// login shell's /etc/profile resets PATH (Debian's does).
 		env = append(env, "CODER_AGENT_BIN_DIR="+a.binDir)
+	}
+	if a.gitSSHCommand != "" {
+		env = append(env, "GIT_SSH_COMMAND="+a.gitSSHCommand)
 	}
 	keys := make([]string, 0, len(a.manifest.EnvironmentVariables))
 	for k := range a.manifest.EnvironmentVariables {

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/opencoder/coder/coderd"
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/testutil"
 )
 
 // The benchmarks here compare what a user of the product waits for with
@@ -379,75 +379,18 @@ type sshd struct {
 	user string
 }
 
-// startSSHD runs `sshd -D` with a temporary host key and authorized key on
-// a free loopback port until the benchmark ends.
+// startSSHD runs OpenSSH's sshd (testutil.StartSSHD) letting in a fresh
+// client key, until the benchmark ends.
 func startSSHD(tb testing.TB) *sshd {
 	tb.Helper()
-	bin, err := exec.LookPath("sshd")
-	if err != nil {
-		bin = "/usr/sbin/sshd"
-	}
-	_, err = os.Stat(bin)
-	require.NoError(tb, err, "OpenSSH's server is missing: apt-get install -y openssh-server")
-	if os.Geteuid() == 0 {
-		// Privilege separation needs its empty directory (the package's
-		// service unit normally creates it).
-		require.NoError(tb, os.MkdirAll("/run/sshd", 0o755))
-	}
 	dir := tb.TempDir()
-	for _, k := range []string{"host", "client"} {
-		out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", filepath.Join(dir, k)).CombinedOutput()
-		require.NoError(tb, err, "ssh-keygen: %s", out)
-	}
-	pub, err := os.ReadFile(filepath.Join(dir, "client.pub"))
+	key := filepath.Join(dir, "client")
+	out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput()
+	require.NoError(tb, err, "ssh-keygen: %s", out)
+	pub, err := os.ReadFile(key + ".pub")
 	require.NoError(tb, err)
-	require.NoError(tb, os.WriteFile(filepath.Join(dir, "authorized_keys"), pub, 0o600))
-	me, err := user.Current()
-	require.NoError(tb, err)
-
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(tb, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	require.NoError(tb, l.Close())
-	config := strings.Join([]string{
-		fmt.Sprintf("Port %d", port),
-		"ListenAddress 127.0.0.1",
-		"HostKey " + filepath.Join(dir, "host"),
-		"AuthorizedKeysFile " + filepath.Join(dir, "authorized_keys"),
-		"PidFile none",
-		"UsePAM no",
-		"StrictModes no",
-		"PasswordAuthentication no",
-		"KbdInteractiveAuthentication no",
-		"PermitRootLogin prohibit-password",
-		"LogLevel ERROR",
-		// bash sources ~/.bashrc for a command run over ssh unless SHLVL
-		// says it is nested; a user's rc files (pyenv, ...) are not
-		// OpenSSH's cost, and the workspace's shell runs without them.
-		"SetEnv SHLVL=1",
-	}, "\n") + "\n"
-	cfg := filepath.Join(dir, "sshd_config")
-	require.NoError(tb, os.WriteFile(cfg, []byte(config), 0o600))
-
-	p := &proc{cmd: exec.Command(bin, "-D", "-e", "-f", cfg), done: make(chan struct{})}
-	p.cmd.Stdout, p.cmd.Stderr = p, p
-	require.NoError(tb, p.cmd.Start())
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	tb.Cleanup(func() {
-		p.stop(syscall.SIGTERM)
-		if tb.Failed() {
-			tb.Logf("sshd output:\n%s", p.output())
-		}
-	})
-	require.Eventually(tb, func() bool {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
-		if err != nil {
-			return false
-		}
-		_ = c.Close()
-		return true
-	}, 30*time.Second, 50*time.Millisecond, "sshd did not listen:\n%s", p.output())
-	return &sshd{port: port, key: filepath.Join(dir, "client"), user: me.Username}
+	s := testutil.StartSSHD(tb, string(pub))
+	return &sshd{port: s.Port, key: key, user: s.User}
 }
 
 // run runs `ssh HOST true` against the server and requires success.
