@@ -165,8 +165,9 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	goLoop(a.coordinateLoop)
 	goLoop(a.statsLoop)
 	goLoop(a.portsLoop)
-	goLoop(a.appHealthLoop) // apps' health checks (apphealth.go)
-	goLoop(a.metadataLoop)  // coder_agent metadata scripts (metadata.go)
+	goLoop(a.appHealthLoop)                                    // apps' health checks (apphealth.go)
+	goLoop(a.metadataLoop)                                     // coder_agent metadata scripts (metadata.go)
+	goLoop(func(ctx context.Context) { a.cronLoop(ctx, dir) }) // coder_script cron schedules (scriptcron.go)
 
 	_, _ = retry(ctx, a.log, "report startup", func() (struct{}, error) {
 		return struct{}{}, a.opts.Client.PostStartup(ctx, codersdk.PostStartupRequest{Version: buildinfo.Version(), ExpandedDirectory: dir, Subsystems: []string{}})
