@@ -19,7 +19,7 @@
 #   TOOLCHAIN_DIR              where to build (default <repo>/.toolchain)
 #   TOOLCHAIN_BUILD_TERRAFORM=1  build terraform from source even if PATH has one
 #   TOOLCHAIN_SKIP_KUBERNETES=1  leave the kubernetes provider out (saves ~4 min)
-#   TOOLCHAIN_SKIP_UTILITY=1   leave hashicorp/time, local and http out (~5 min)
+#   TOOLCHAIN_SKIP_UTILITY=1   leave hashicorp/time, local and http out (~4 min)
 #   EXTRA_PROVIDERS=DIR        merge the providers in DIR into the mirror
 #                              (zips or unpacked mirror layout, see merge_dir)
 #   TOOLCHAIN_PREBUILT_DIRS    directories searched for a prebuilt
@@ -320,9 +320,9 @@ main() {
 		provider hashicorp kubernetes "$KUBERNETES_PROVIDER_VERSION" "$KUBERNETES_PROVIDER_VERSION" "~4 min" build_kubernetes
 	fi
 	if [[ "${TOOLCHAIN_SKIP_UTILITY:-}" != 1 ]]; then
-		provider hashicorp time "$TIME_PROVIDER_VERSION" "$TIME_PROVIDER_VERSION" "~1.5 min" build_time
-		provider hashicorp local "$LOCAL_PROVIDER_VERSION" "$LOCAL_PROVIDER_VERSION" "~2.5 min" build_local
-		provider hashicorp http "$HTTP_PROVIDER_VERSION" "$HTTP_PROVIDER_VERSION" "~2.5 min" build_http
+		provider hashicorp time "$TIME_PROVIDER_VERSION" "$TIME_PROVIDER_VERSION" "~2 min" build_time
+		provider hashicorp local "$LOCAL_PROVIDER_VERSION" "$LOCAL_PROVIDER_VERSION" "~1.5 min" build_local
+		provider hashicorp http "$HTTP_PROVIDER_VERSION" "$HTTP_PROVIDER_VERSION" "~1 min" build_http
 	fi
 	link_aws
 	if [[ -n "${EXTRA_PROVIDERS:-}" ]]; then merge_dir "$EXTRA_PROVIDERS"; fi
