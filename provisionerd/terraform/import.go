@@ -120,6 +120,9 @@ func (r *Runner) Import(ctx context.Context, req ImportRequest) (*ImportResult, 
 			if result.Presets, err = convertPresets(data, result.Parameters); err != nil {
 				return nil, fmt.Errorf("import: %w", err)
 			}
+			for _, line := range ignoredAttributes(plan.Config) {
+				sink.Logf(codersdk.ProvisionerLogLevelWarn, "%s (set by the template; this version of coder does not act on it)", line)
+			}
 		} else {
 			result.StopResources = resources
 		}
