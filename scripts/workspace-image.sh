@@ -117,6 +117,19 @@ busybox --list-full | while read -r path; do
 	ln -s /bin/busybox "/$path"
 done
 
+# Login shells (the web terminal, interactive ssh) read /etc/profile, which
+# resets PATH on Debian: put the agent's `coder` back in front.
+cat >/etc/profile.d/coder.sh <<'PROFILE'
+# coder-workspace: the workspace agent's directory holding `coder` (coder
+# stat, coder publickey...) stays first on PATH in login shells.
+if [ -n "${CODER_AGENT_BIN_DIR-}" ]; then
+	case ":$PATH:" in
+	*":$CODER_AGENT_BIN_DIR:"*) ;;
+	*) PATH="$CODER_AGENT_BIN_DIR:$PATH" ;;
+	esac
+fi
+PROFILE
+
 # Packages installed later in the workspace skip documentation too.
 cat >/etc/dpkg/dpkg.cfg.d/01-nodoc <<'NODOC'
 # coder-workspace: no documentation or translations (like Debian's slim images).

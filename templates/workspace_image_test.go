@@ -68,6 +68,9 @@ func TestWorkspaceImage(t *testing.T) {
 		// A writable /tmp, and apt knows where Debian is.
 		{"tmp", "touch /tmp/x && echo ok", "ok"},
 		{"apt sources", "grep -c '^deb ' /etc/apt/sources.list", "3"},
+		// The agent's `coder` stays first on PATH in a login shell, whose
+		// /etc/profile resets PATH (profile.d/coder.sh).
+		{"coder on a login shell's PATH", "CODER_AGENT_BIN_DIR=/opt/coder-bin bash -lc 'echo ${PATH%%:*}'", "/opt/coder-bin"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
