@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -276,13 +277,23 @@ func (c *cappedBuffer) Write(p []byte) (int, error) {
 }
 
 // text is the trimmed output, cut to a whole UTF-8 sequence when the cap
-// cut one in half.
+// cut one in half. Output past the cap ends with a marker saying how much
+// was dropped, within the cap, so a truncated value is never mistaken for
+// a whole one.
 func (c *cappedBuffer) text() string {
 	b := c.buf.Bytes()
-	for len(b) > 0 && !utf8.Valid(b) && c.dropped > 0 {
-		b = b[:len(b)-1]
+	if c.dropped == 0 {
+		return strings.TrimSpace(strings.ToValidUTF8(string(b), "\uFFFD"))
 	}
-	return strings.TrimSpace(strings.ToValidUTF8(string(b), "\uFFFD"))
+	// The marker's room (at most 47 bytes) comes out of the kept text, and
+	// the count it reports includes what it displaced.
+	const reserve = 48
+	keep := b[:max(len(b)-reserve, 0)]
+	for len(keep) > 0 && !utf8.Valid(keep) {
+		keep = keep[:len(keep)-1]
+	}
+	dropped := c.dropped + len(b) - len(keep)
+	return strings.TrimSpace(string(keep)) + fmt.Sprintf("… [%d more bytes not shown]", dropped)
 }
 
 // runMetadataScript runs script with shell in dir and env, bounded by ctx:

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,7 +121,13 @@ func TestMetadataScripts(t *testing.T) {
 	require.Empty(t, slow.Value)
 
 	big := rep.next(ctx, t, "big")
-	require.Len(t, big.Value, codersdk.MaxAgentMetadataValueBytes, "output is capped")
+	require.LessOrEqual(t, len(big.Value), codersdk.MaxAgentMetadataValueBytes, "output is capped")
+	require.Greater(t, len(big.Value), codersdk.MaxAgentMetadataValueBytes-64, "as much as fits is kept")
+	kept := strings.TrimRight(big.Value[:strings.Index(big.Value, "…")], "x")
+	require.Empty(t, kept, "the kept text is the script's own")
+	require.Regexp(t, `x… \[(\d+) more bytes not shown\]$`, big.Value, "a truncated value says so")
+	n := strings.Count(big.Value, "x")
+	require.Contains(t, big.Value, fmt.Sprintf("[%d more bytes not shown]", 10000-n), "and counts exactly what was dropped")
 	require.Empty(t, big.Error)
 }
 
