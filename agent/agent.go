@@ -20,6 +20,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/opencoder/coder/agent/agentssh"
@@ -62,8 +63,8 @@ type Agent struct {
 	manifest codersdk.AgentManifest
 	binDir   string // first on every session's PATH, holds `coder`
 	// gitSSHCommand is every session's GIT_SSH_COMMAND (the owner's git
-	// SSH key); empty when the key could not be installed.
-	gitSSHCommand string
+	// SSH key) once gitSSHKeyLoop installed it.
+	gitSSHCommand atomic.Pointer[string]
 	conn          *tailnet.Conn
 	ssh           *agentssh.Server
 	rpty          *reconnectingpty.Server
@@ -126,9 +127,6 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 		a.binDir = bin
 		defer remove()
 	}
-	cmd, removeKey := a.installGitSSHKey(ctx) // gitssh.go
-	a.gitSSHCommand = cmd
-	defer removeKey()
 	dir := expandDir(m.Directory)
 
 	if err := a.startServices(ctx, dir); err != nil {
@@ -168,6 +166,7 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	goLoop(a.appHealthLoop)                                    // apps' health checks (apphealth.go)
 	goLoop(a.metadataLoop)                                     // coder_agent metadata scripts (metadata.go)
 	goLoop(func(ctx context.Context) { a.cronLoop(ctx, dir) }) // coder_script cron schedules (scriptcron.go)
+	goLoop(a.gitSSHKeyLoop)                                    // the owner's git SSH key for sessions (gitssh.go)
 
 	_, _ = retry(ctx, a.log, "report startup", func() (struct{}, error) {
 		return struct{}{}, a.opts.Client.PostStartup(ctx, codersdk.PostStartupRequest{Version: buildinfo.Version(), ExpandedDirectory: dir, Subsystems: []string{}})
@@ -281,8 +280,9 @@ func (a *Agent) startServices(ctx context.Context, dir string) error {
 			return err
 		}
 	}
-	env := a.commandEnv()
-	a.ssh, err = agentssh.New(agentssh.Options{Logger: a.log.With("component", "ssh"), Env: func() []string { return env }, Dir: dir})
+	// Per session: what the agent learns later (the git SSH key) reaches
+	// sessions started after it.
+	a.ssh, err = agentssh.New(agentssh.Options{Logger: a.log.With("component", "ssh"), Env: a.commandEnv, Dir: dir})
 	if err != nil {
 		return fmt.Errorf("start ssh server: %w", err)
 	}

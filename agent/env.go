@@ -29,8 +29,8 @@ func (a *Agent) commandEnv() []string {
 		// login shell's /etc/profile resets PATH (Debian's does).
 		env = append(env, "CODER_AGENT_BIN_DIR="+a.binDir)
 	}
-	if a.gitSSHCommand != "" {
-		env = append(env, "GIT_SSH_COMMAND="+a.gitSSHCommand)
+	if cmd := a.gitSSHCommand.Load(); cmd != nil {
+		env = append(env, "GIT_SSH_COMMAND="+*cmd)
 	}
 	keys := make([]string, 0, len(a.manifest.EnvironmentVariables))
 	for k := range a.manifest.EnvironmentVariables {

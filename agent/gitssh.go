@@ -7,35 +7,39 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/opencoder/coder/codersdk"
 )
 
-// installGitSSHKey fetches the workspace owner's git SSH key pair (the one
-// `coder publickey` shows, to be added to GitHub/GitLab) and writes its
-// private half to a private file, so every session's GIT_SSH_COMMAND
-// offers it: `git clone git@github.com:...` works with no setup in the
-// workspace. ssh still tries the user's own keys after it. A key
-// regenerated with `coder publickey --reset` reaches the workspace at its
-// next start. Failure is not fatal: git over SSH then uses the user's own
-// keys only, and the reason is logged.
-func (a *Agent) installGitSSHKey(ctx context.Context) (sshCommand string, remove func()) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
+// gitSSHKeyLoop fetches the workspace owner's git SSH key pair (the one
+// `coder publickey` shows, to be added to GitHub/GitLab), writes its
+// private half to a private file and, from then on, gives every session a
+// GIT_SSH_COMMAND offering it: `git clone git@github.com:...` works with no
+// setup in the workspace (ssh still tries the user's own keys after it).
+// It runs beside the agent's start, never delaying it; the file is removed
+// when the agent stops. A key regenerated with `coder publickey --reset`
+// reaches the workspace at its next start. Failure is not fatal: git over
+// SSH then offers the user's own keys only, and the reason is logged.
+func (a *Agent) gitSSHKeyLoop(ctx context.Context) {
 	key, err := retry(ctx, a.log, "fetch the git SSH key", func() (codersdk.AgentGitSSHKey, error) {
 		return a.opts.Client.AgentGitSSHKey(ctx)
 	})
 	if err != nil {
-		a.log.Warn("git over SSH will not offer the owner's key", "error", err)
-		return "", func() {}
+		if ctx.Err() == nil {
+			a.log.Warn("git over SSH will not offer the owner's key", "error", err)
+		}
+		return
 	}
 	path, remove, err := writeGitSSHKey(key.PrivateKey)
 	if err != nil {
 		a.log.Warn("git over SSH will not offer the owner's key", "error", err)
-		return "", func() {}
+		return
 	}
-	return gitSSHCommand(path), remove
+	defer remove()
+	cmd := gitSSHCommand(path)
+	a.gitSSHCommand.Store(&cmd)
+	<-ctx.Done()
+	a.gitSSHCommand.Store(nil)
 }
 
 // writeGitSSHKey stores the private key in a new directory only the

@@ -72,6 +72,16 @@ func TestGitCloneOverSSHWithOwnersKey(t *testing.T) {
 	sshc := gossh.NewClient(sc, chans, reqs)
 	defer sshc.Close()
 
+	// The key is installed beside the agent's start, not before it.
+	require.Eventually(t, func() bool {
+		sess, err := sshc.NewSession()
+		if err != nil {
+			return false
+		}
+		defer sess.Close()
+		out, _ := sess.Output("printenv GIT_SSH_COMMAND")
+		return len(out) > 0
+	}, testutil.WaitLong, 50*time.Millisecond, "GIT_SSH_COMMAND never appeared in sessions")
 	sess, err := sshc.NewSession()
 	require.NoError(t, err)
 	dest := filepath.Join(t.TempDir(), "clone")

@@ -20,11 +20,16 @@ import (
 	"github.com/opencoder/coder/testutil"
 )
 
-// manifestOnlyCoderd is a coderd that answers the agent's manifest request
-// and fails the test on any other call.
+// manifestOnlyCoderd is a coderd that answers the agent's manifest request,
+// has no git SSH key for it (404, like a coderd without the route), and
+// fails the test on any other call.
 func manifestOnlyCoderd(t *testing.T) *codersdk.Client {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/v2/workspaceagents/me/gitsshkey" {
+			http.NotFound(w, r)
+			return
+		}
 		if r.URL.Path != "/api/v2/workspaceagents/me/manifest" {
 			t.Errorf("unexpected call %s %s", r.Method, r.URL.Path)
 			http.Error(w, "unexpected", http.StatusInternalServerError)
