@@ -41,6 +41,9 @@ func printWorkspaceDetails(ctx context.Context, w io.Writer, client *codersdk.Cl
 			continue
 		}
 		for _, a := range res.Agents {
+			if a.Status != codersdk.WorkspaceAgentConnected && a.TroubleshootingURL != "" {
+				fmt.Fprintf(w, "\nAgent %s is %s; the template's troubleshooting guide: %s\n", a.Name, a.Status, a.TroubleshootingURL)
+			}
 			var rows [][]string
 			for _, app := range a.Apps {
 				if app.Hidden {

@@ -27,7 +27,7 @@ func TestShowAppsAndResourceMetadata(t *testing.T) {
 	coderdtest.CompleteBuildWith(t, e.daemon, ws.LatestBuild.ID, []codersdk.ProvisionerResource{{
 		Name: "box", Type: "docker_container",
 		Metadata: []codersdk.ResourceMetadataItem{{Key: "image", Value: "ubuntu:24.04"}, {Key: "password", Value: "hunter2", Sensitive: true}},
-		Agents: []codersdk.ProvisionerAgent{{Name: "main", Token: uuid.NewString(), Auth: "token", OS: "linux", Arch: "amd64", Apps: []codersdk.ProvisionerApp{
+		Agents: []codersdk.ProvisionerAgent{{Name: "main", Token: uuid.NewString(), Auth: "token", OS: "linux", Arch: "amd64", TroubleshootingURL: "https://wiki.example.com/agent-help", Apps: []codersdk.ProvisionerApp{
 			{Slug: "files", DisplayName: "Files", URL: "http://localhost:8080", Healthcheck: &codersdk.ProvisionerAppHealthcheck{URL: "http://localhost:8080", Interval: 5, Threshold: 3}},
 			{Slug: "docs", DisplayName: "Docs", URL: "https://example.com/docs", External: true, Share: "public"},
 			{Slug: "htop", DisplayName: "htop", Command: "htop"},
@@ -44,4 +44,5 @@ func TestShowAppsAndResourceMetadata(t *testing.T) {
 	require.Regexp(t, `Docs\s+https://example\.com/docs\s+-\s+public`, stdout)
 	require.Regexp(t, `htop\s+\(runs a command: open it from the terminal\)`, stdout)
 	require.NotContains(t, stdout, "Hidden one")
+	require.Contains(t, stdout, "Agent main is connecting; the template's troubleshooting guide: https://wiki.example.com/agent-help")
 }

@@ -84,7 +84,8 @@ func (api *API) convertAgent(a database.WorkspaceAgent) (codersdk.WorkspaceAgent
 		DisconnectedAt: a.DisconnectedAt, StartedAt: a.StartedAt, ReadyAt: a.ReadyAt, LifecycleState: codersdk.WorkspaceAgentLifecycle(a.LifecycleState),
 		Name: a.Name, ResourceID: a.ResourceID, Architecture: a.Arch, OperatingSystem: a.OS, Directory: a.Directory,
 		EnvironmentVariables: spec.Env, Version: a.Version, ConnectionTimeout: spec.ConnectionTimeoutSeconds,
-		Apps: make([]codersdk.WorkspaceApp, 0, len(spec.Apps)),
+		TroubleshootingURL: spec.TroubleshootingURL,
+		Apps:               make([]codersdk.WorkspaceApp, 0, len(spec.Apps)),
 	}
 	for _, app := range spec.Apps {
 		ca.Apps = append(ca.Apps, codersdk.AppFromProvisioner(a.ID, app))

@@ -126,7 +126,10 @@ type WorkspaceAgent struct {
 	EnvironmentVariables map[string]string       `json:"environment_variables,omitempty"`
 	Version              string                  `json:"version"`
 	ConnectionTimeout    int32                   `json:"connection_timeout_seconds"`
-	Apps                 []WorkspaceApp          `json:"apps"`
+	// TroubleshootingURL is where the template points users whose agent
+	// does not connect (coder_agent troubleshooting_url).
+	TroubleshootingURL string         `json:"troubleshooting_url,omitempty"`
+	Apps               []WorkspaceApp `json:"apps"`
 	// Metadata is the agent's metadata items (coder_agent metadata
 	// blocks) with their latest results; absent when it has none.
 	Metadata []WorkspaceAgentMetadata `json:"metadata,omitempty"`
