@@ -85,7 +85,7 @@ type listener struct {
 func (l *listener) Accept() (net.Conn, error) {
 	select {
 	case nc := <-l.conns:
-		return nc, nil
+		return withStableAddrs(nc), nil
 	case <-l.done:
 		return nil, net.ErrClosed
 	}
@@ -293,4 +293,41 @@ func compareUUID(a, b uuid.UUID) int {
 		}
 	}
 	return 0
+}
+
+// stableAddrConn remembers a connection's addresses from when it was
+// accepted: gVisor's netstack conns answer nil once their endpoint is gone,
+// and callers log RemoteAddr().String() after errors.
+type stableAddrConn struct {
+	net.Conn
+	local, remote net.Addr
+}
+
+func withStableAddrs(nc net.Conn) net.Conn {
+	c := &stableAddrConn{Conn: nc, local: nc.LocalAddr(), remote: nc.RemoteAddr()}
+	if c.local == nil {
+		c.local = &net.TCPAddr{}
+	}
+	if c.remote == nil {
+		c.remote = &net.TCPAddr{}
+	}
+	return c
+}
+
+func (c *stableAddrConn) LocalAddr() net.Addr  { return c.local }
+func (c *stableAddrConn) RemoteAddr() net.Addr { return c.remote }
+
+// CloseWrite and CloseRead keep the half-close the netstack conn offers.
+func (c *stableAddrConn) CloseWrite() error {
+	if hc, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return hc.CloseWrite()
+	}
+	return nil
+}
+
+func (c *stableAddrConn) CloseRead() error {
+	if hc, ok := c.Conn.(interface{ CloseRead() error }); ok {
+		return hc.CloseRead()
+	}
+	return nil
 }
