@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/opencoder/coder/backoff"
 	"github.com/opencoder/coder/codersdk"
 )
 
@@ -237,60 +235,17 @@ func (h *appHealth) settle(batch map[string]codersdk.WorkspaceAppHealth, accepte
 	}
 }
 
-// reportLoop sends the recorded changes until ctx ends: what changed
-// within the batch window in one request, retried with backoff while
-// coderd fails. A request coderd refuses (4xx) is logged and dropped:
-// sending it again cannot succeed.
+// reportLoop sends the recorded changes until ctx ends (batchReporter).
 func (h *appHealth) reportLoop(ctx context.Context) {
-	bo := backoff.New(h.opts.RetryMin, h.opts.RetryMax)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-h.wake:
-		}
-		if h.opts.BatchWindow > 0 && !sleep(ctx, h.opts.BatchWindow) {
-			return
-		}
-		for attempt := 1; ; attempt++ {
-			batch := h.takePending()
-			if len(batch) == 0 {
-				break
-			}
-			err := h.opts.Report(ctx, batch)
-			if err == nil {
-				h.settle(batch, true)
-				bo.Reset()
-				attempt = 0
-				continue
-			}
-			if ctx.Err() != nil {
-				return
-			}
-			if refusedByCoderd(err) {
-				h.log.Error("coderd refused an app health report; dropping it", "healths", batch, "error", err)
-				continue
-			}
-			h.settle(batch, false)
-			if attempt == 1 || attempt%10 == 0 {
-				h.log.Warn("report app health failed; retrying", "attempt", attempt, "error", err)
-			}
-			if !bo.Wait(ctx) {
-				return
-			}
-		}
-	}
-}
-
-// refusedByCoderd reports whether err is a 4xx answer that retrying cannot
-// fix (anything but 408 and 429).
-func refusedByCoderd(err error) bool {
-	var apiErr *codersdk.Error
-	if !errors.As(err, &apiErr) {
-		return false
-	}
-	code := apiErr.StatusCode()
-	return code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests
+	batchReporter[map[string]codersdk.WorkspaceAppHealth]{
+		log: h.log, what: "app health", wake: h.wake, batchWindow: h.opts.BatchWindow,
+		retryMin: h.opts.RetryMin, retryMax: h.opts.RetryMax,
+		take: func() (map[string]codersdk.WorkspaceAppHealth, bool) {
+			b := h.takePending()
+			return b, len(b) > 0
+		},
+		report: h.opts.Report, settle: h.settle,
+	}.run(ctx)
 }
 
 // appHealthLoop runs the health checks of the manifest's apps until ctx

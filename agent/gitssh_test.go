@@ -23,9 +23,8 @@ import (
 // workspace: the agent's GIT_SSH_COMMAND offers the key.
 func TestGitCloneOverSSHWithOwnersKey(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
-	}
+	_, err := exec.LookPath("git")
+	require.NoError(t, err, "git is needed (make deps machines have it)")
 	owner, agentID, token := setupWorkspace(t, nil, nil)
 	tctx := testutil.Context(t, 2*time.Minute)
 	key, err := owner.GitSSHKey(tctx, codersdk.Me)

@@ -15,7 +15,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/opencoder/coder/agent/agentexec"
-	"github.com/opencoder/coder/backoff"
 	"github.com/opencoder/coder/codersdk"
 )
 
@@ -210,47 +209,17 @@ func (m *agentMetadata) settle(batch []codersdk.AgentMetadataReport, accepted bo
 	}
 }
 
-// reportLoop sends the queued results until ctx ends (see appHealth's
-// reportLoop: same batching, backoff and 4xx handling).
+// reportLoop sends the queued results until ctx ends (batchReporter).
 func (m *agentMetadata) reportLoop(ctx context.Context) {
-	bo := backoff.New(m.opts.RetryMin, m.opts.RetryMax)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-m.wake:
-		}
-		if m.opts.BatchWindow > 0 && !sleep(ctx, m.opts.BatchWindow) {
-			return
-		}
-		for attempt := 1; ; attempt++ {
-			batch := m.takePending()
-			if len(batch) == 0 {
-				break
-			}
-			err := m.opts.Report(ctx, batch)
-			if err == nil {
-				m.settle(batch, true)
-				bo.Reset()
-				attempt = 0
-				continue
-			}
-			if ctx.Err() != nil {
-				return
-			}
-			if refusedByCoderd(err) {
-				m.log.Error("coderd refused a metadata report; dropping it", "keys", len(batch), "error", err)
-				continue
-			}
-			m.settle(batch, false)
-			if attempt == 1 || attempt%10 == 0 {
-				m.log.Warn("report metadata failed; retrying", "attempt", attempt, "error", err)
-			}
-			if !bo.Wait(ctx) {
-				return
-			}
-		}
-	}
+	batchReporter[[]codersdk.AgentMetadataReport]{
+		log: m.log, what: "metadata", wake: m.wake, batchWindow: m.opts.BatchWindow,
+		retryMin: m.opts.RetryMin, retryMax: m.opts.RetryMax,
+		take: func() ([]codersdk.AgentMetadataReport, bool) {
+			b := m.takePending()
+			return b, len(b) > 0
+		},
+		report: m.opts.Report, settle: m.settle,
+	}.run(ctx)
 }
 
 func sortReports(b []codersdk.AgentMetadataReport) {

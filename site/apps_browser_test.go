@@ -63,8 +63,9 @@ func TestBrowserAppSharing(t *testing.T) {
 }
 
 // startAgentWithApps makes a workspace whose build "produced" one agent with
-// apps, and runs that agent in this process until the test ends.
-func startAgentWithApps(ctx context.Context, t *testing.T, owner *codersdk.Client, org uuid.UUID, name string, apps []codersdk.ProvisionerApp) {
+// apps, runs that agent in this process until the test ends, and returns
+// its ID once coderd reaches it.
+func startAgentWithApps(ctx context.Context, t testing.TB, owner *codersdk.Client, org uuid.UUID, name string, apps []codersdk.ProvisionerApp) uuid.UUID {
 	t.Helper()
 	daemon := coderdtest.DaemonClient(owner)
 	v := coderdtest.CreateTemplateVersion(t, owner, org, map[string]string{"main.tf": "# " + name}, nil)
@@ -100,4 +101,5 @@ func startAgentWithApps(ctx context.Context, t *testing.T, owner *codersdk.Clien
 		_, err := owner.WorkspaceAgentPing(ctx, agentID)
 		return err == nil
 	}, testutil.WaitLong, 50*time.Millisecond, "coderd never reached the agent")
+	return agentID
 }

@@ -2,18 +2,14 @@ package site_test
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/opencoder/coder/agent"
 	"github.com/opencoder/coder/coderd/coderdtest"
-	"github.com/opencoder/coder/codersdk"
 	"github.com/opencoder/coder/site/sitetest"
 	"github.com/opencoder/coder/testutil"
 )
@@ -45,7 +41,7 @@ func BenchmarkTerminalPage(b *testing.B) {
 	first := coderdtest.CreateFirstUser(b, client)
 	ctx := testutil.Context(b, 20*time.Minute)
 	requireXterm(ctx, b, srv.URL)
-	startWorkspaceAgent(ctx, b, client, first.OrganizationID, "ws")
+	startAgentWithApps(ctx, b, client, first.OrganizationID, "ws", nil)
 
 	br := sitetest.New(b, sitetest.Options{})
 	p := br.Open(srv.URL.String()+"/login", true)
@@ -114,46 +110,4 @@ func requireXterm(ctx context.Context, b testing.TB, base *url.URL) {
 	if res.StatusCode != http.StatusOK {
 		b.Fatalf("xterm.js is not built into this test binary (GET /static/vendor/xterm.js: %d): run make site-assets", res.StatusCode)
 	}
-}
-
-// startWorkspaceAgent gives the owner a running workspace named name (the
-// daemon played by hand: one resource, one agent) and runs its agent in
-// this process until the benchmark ends; it returns once coderd reaches
-// the agent over the tailnet.
-func startWorkspaceAgent(ctx context.Context, b testing.TB, owner *codersdk.Client, org uuid.UUID, name string) uuid.UUID {
-	b.Helper()
-	daemon := coderdtest.DaemonClient(owner)
-	v := coderdtest.CreateTemplateVersion(b, owner, org, map[string]string{"main.tf": "# bench"}, nil)
-	coderdtest.CompleteImport(b, daemon, nil)
-	tmpl, err := owner.CreateTemplate(ctx, org, codersdk.CreateTemplateRequest{Name: name, VersionID: v.ID})
-	require.NoError(b, err)
-	ws, err := owner.CreateUserWorkspace(ctx, codersdk.Me, codersdk.CreateWorkspaceRequest{TemplateID: tmpl.ID, Name: name})
-	require.NoError(b, err)
-	token := uuid.NewString()
-	coderdtest.CompleteBuild(b, daemon, ws.LatestBuild.ID, token)
-	ws, err = owner.Workspace(ctx, ws.ID)
-	require.NoError(b, err)
-	agentID := ws.LatestBuild.Resources[0].Agents[0].ID
-
-	ac := codersdk.New(owner.URL)
-	ac.SetSessionToken(token)
-	actx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- agent.New(agent.Options{Client: ac, Logger: slog.New(slog.DiscardHandler)}).Run(actx)
-	}()
-	b.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(b, err)
-		case <-time.After(testutil.WaitLong):
-			b.Error("agent did not stop")
-		}
-	})
-	require.Eventually(b, func() bool {
-		_, err := owner.WorkspaceAgentPing(ctx, agentID)
-		return err == nil
-	}, testutil.WaitLong, 50*time.Millisecond, "coderd never reached the agent")
-	return agentID
 }
