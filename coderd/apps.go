@@ -176,8 +176,8 @@ func (r appResolver) agent(ctx context.Context, ws database.Workspace, name stri
 	if len(match) != 1 {
 		return database.WorkspaceAgent{}, provisionerdserver.AgentSpec{}, false, nil
 	}
-	var spec provisionerdserver.AgentSpec
-	if err := decodeStored("workspace_agents", "spec", match[0].ID, match[0].Spec, &spec); err != nil {
+	spec, err := decodeAgentSpec(match[0])
+	if err != nil {
 		return database.WorkspaceAgent{}, provisionerdserver.AgentSpec{}, false, err
 	}
 	return match[0], spec, true, nil

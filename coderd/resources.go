@@ -74,9 +74,18 @@ func (api *API) resourcesForJobs(ctx context.Context, jobIDs []uuid.UUID) (map[u
 	return out, nil
 }
 
-func (api *API) convertAgent(a database.WorkspaceAgent) (codersdk.WorkspaceAgent, error) {
+// decodeAgentSpec reads what the provisioner recorded about an agent (its
+// apps, scripts, metadata, env...) from the row's spec column; corrupt JSON
+// is errCorruptStored, reported by writeStoredError.
+func decodeAgentSpec(a database.WorkspaceAgent) (provisionerdserver.AgentSpec, error) {
 	var spec provisionerdserver.AgentSpec
-	if err := decodeStored("workspace_agents", "spec", a.ID, a.Spec, &spec); err != nil {
+	err := decodeStored("workspace_agents", "spec", a.ID, a.Spec, &spec)
+	return spec, err
+}
+
+func (api *API) convertAgent(a database.WorkspaceAgent) (codersdk.WorkspaceAgent, error) {
+	spec, err := decodeAgentSpec(a)
+	if err != nil {
 		return codersdk.WorkspaceAgent{}, err
 	}
 	ca := codersdk.WorkspaceAgent{

@@ -15,7 +15,6 @@ import (
 
 	"github.com/opencoder/coder/coderd/database"
 	"github.com/opencoder/coder/coderd/httpapi"
-	"github.com/opencoder/coder/coderd/provisionerdserver"
 	"github.com/opencoder/coder/codersdk"
 )
 
@@ -54,8 +53,8 @@ func (api *API) postAgentMetadata(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ac := agentFrom(r)
-	var spec provisionerdserver.AgentSpec
-	if err := decodeStored("workspace_agents", "spec", ac.Agent.ID, ac.Agent.Spec, &spec); err != nil {
+	spec, err := decodeAgentSpec(ac.Agent)
+	if err != nil {
 		api.writeStoredError(w, r, "decode agent spec", err)
 		return
 	}
@@ -158,8 +157,8 @@ func compareInt64(a, b int64) int {
 
 // applyAgentMetadata fills ca.Metadata from the agent's spec and results.
 func (api *API) applyAgentMetadata(ca *codersdk.WorkspaceAgent, a database.WorkspaceAgent, results map[string]database.AgentMetadataResult) error {
-	var spec provisionerdserver.AgentSpec
-	if err := decodeStored("workspace_agents", "spec", a.ID, a.Spec, &spec); err != nil {
+	spec, err := decodeAgentSpec(a)
+	if err != nil {
 		return err
 	}
 	if len(spec.Metadata) > 0 {
@@ -175,8 +174,8 @@ func (api *API) applyAgentMetadata(ca *codersdk.WorkspaceAgent, a database.Works
 func (api *API) watchAgentMetadata(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	ac := userAgentParam(r)
-	var spec provisionerdserver.AgentSpec
-	if err := decodeStored("workspace_agents", "spec", ac.Agent.ID, ac.Agent.Spec, &spec); err != nil {
+	spec, err := decodeAgentSpec(ac.Agent)
+	if err != nil {
 		api.writeStoredError(w, r, "decode agent spec", err)
 		return
 	}

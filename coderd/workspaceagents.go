@@ -19,7 +19,6 @@ import (
 	"github.com/opencoder/coder/coderd/database"
 	"github.com/opencoder/coder/coderd/httpapi"
 	"github.com/opencoder/coder/coderd/httpmw"
-	"github.com/opencoder/coder/coderd/provisionerdserver"
 	"github.com/opencoder/coder/coderd/rbac"
 	"github.com/opencoder/coder/codersdk"
 )
@@ -79,8 +78,8 @@ func agentFrom(r *http.Request) database.AgentContext {
 
 func (api *API) agentManifest(w http.ResponseWriter, r *http.Request) {
 	ac := agentFrom(r)
-	var spec provisionerdserver.AgentSpec
-	if err := decodeStored("workspace_agents", "spec", ac.Agent.ID, ac.Agent.Spec, &spec); err != nil {
+	spec, err := decodeAgentSpec(ac.Agent)
+	if err != nil {
 		api.writeStoredError(w, r, "decode agent spec", err)
 		return
 	}

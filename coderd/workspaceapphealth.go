@@ -10,7 +10,6 @@ import (
 
 	"github.com/opencoder/coder/coderd/database"
 	"github.com/opencoder/coder/coderd/httpapi"
-	"github.com/opencoder/coder/coderd/provisionerdserver"
 	"github.com/opencoder/coder/codersdk"
 )
 
@@ -29,8 +28,8 @@ func (api *API) postAgentAppHealth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ac := agentFrom(r)
-	var spec provisionerdserver.AgentSpec
-	if err := decodeStored("workspace_agents", "spec", ac.Agent.ID, ac.Agent.Spec, &spec); err != nil {
+	spec, err := decodeAgentSpec(ac.Agent)
+	if err != nil {
 		api.writeStoredError(w, r, "decode agent spec", err)
 		return
 	}
