@@ -272,7 +272,10 @@ func (b *Batcher[T]) Run(ctx context.Context) {
 			retryAt = time.Time{}
 			resetHeartbeat(b.opts.Heartbeat)
 		case <-b.kick:
-			if time.Now().After(retryAt) {
+			// A kick asks for a full batch; one left over from an earlier
+			// size crossing (the channel holds one) must not send a
+			// partial batch before the interval.
+			if time.Now().After(retryAt) && b.full() {
 				attempt(false)
 			}
 		case <-flush.C:
@@ -286,6 +289,13 @@ func (b *Batcher[T]) Run(ctx context.Context) {
 }
 
 var errNothingToSend = errors.New("nothing to send")
+
+// full reports whether a whole batch is waiting.
+func (b *Batcher[T]) full() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.pending) >= b.opts.MaxBatch
+}
 
 // takeLocked removes the oldest entries that fit in one batch and returns
 // them with the lines to send (their markers expanded). b.mu must be held.
