@@ -20,10 +20,10 @@ GO_TAGS ?= ts_debug_websockets
 export GO_TAGS
 GO_BUILD_FLAGS = -tags '$(GO_TAGS)'
 
-.PHONY: all build site-assets run test test-go check-fmt vet bench-smoke fuzz-smoke lint fmt bench deps clean
+.PHONY: all build prepare site-assets run test test-go check-fmt vet bench-smoke fuzz-smoke lint fmt bench deps clean
 all: build
 
-## deps: install machine packages the product and tests need (PostgreSQL, OpenSSH client and server, iproute2, node-xterm, Chromium)
+## deps: install machine packages the product and tests need (PostgreSQL, OpenSSH client and server, iproute2, node-xterm, Chromium, Prometheus)
 deps:
 	@bash scripts/install-postgres.sh
 
@@ -43,15 +43,23 @@ $(BIN): $(GO_SOURCES) $(XTERM_JS)
 	@mkdir -p build
 	$(GO) build $(GO_BUILD_FLAGS) -o $(BIN) ./cmd/coder
 
--include mk/toolchain.mk
+-include $(sort $(wildcard mk/*.mk))
+
+## prepare: machine packages, then the Terraform toolchain and the workspace image side by side
+## (the toolchain is compile-bound, the image download- and disk-bound: together they take
+## about as long as the toolchain alone); each is a no-op when up to date
+prepare: deps
+	@$(MAKE) --no-print-directory -j2 toolchain workspace-image
 
 ## run: build and start the server (built-in PostgreSQL, one built-in provisioner) on http://127.0.0.1:3000
-run: deps toolchain workspace-image
+run: prepare
 	@$(MAKE) --no-print-directory build
 	TF_CLI_CONFIG_FILE=$(CURDIR)/.toolchain/terraformrc ./$(BIN) server $(RUN_ARGS)
 
 ## test: everything, as CI runs it (.ci/run): gofmt, vet, the suite, a benchmark smoke, a fuzz smoke
-test: deps toolchain workspace-image
+## (prepare's toolchain and image, and the helm CLI the chart tests run, built side by side)
+test: deps
+	@$(MAKE) --no-print-directory -j3 toolchain workspace-image helm
 	@$(MAKE) --no-print-directory site-assets
 	@$(MAKE) --no-print-directory check-fmt
 	@$(MAKE) --no-print-directory vet

@@ -65,6 +65,9 @@ type Agent struct {
 	// gitSSHCommand is every session's GIT_SSH_COMMAND (the owner's git
 	// SSH key) once gitSSHKeyLoop installed it.
 	gitSSHCommand atomic.Pointer[string]
+	// scriptResults carries how each script run ended to coderd
+	// (scriptreport.go); set by Run before any script runs.
+	scriptResults *scriptResults
 	conn          *tailnet.Conn
 	ssh           *agentssh.Server
 	rpty          *reconnectingpty.Server
@@ -146,6 +149,14 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 		wg.Add(1)
 		go func() { defer wg.Done(); fn(runCtx) }()
 	}
+	// Script results, like lifecycle states, outlive ctx: the stop
+	// scripts' results are sent during shutdown. The flush is bounded and
+	// runs beside the lifecycle's; the last defer joins the loop.
+	a.scriptResults = newScriptResults(a.log, a.opts.Client.PostAgentScriptCompleted)
+	srCtx, srCancel := context.WithCancel(context.WithoutCancel(ctx))
+	srDone := make(chan struct{})
+	go func() { defer close(srDone); a.scriptResults.run(srCtx) }()
+	defer func() { <-srDone }()
 	lcCtx, lcCancel := context.WithCancel(context.WithoutCancel(ctx))
 	lcDone := make(chan struct{})
 	go func() { defer close(lcDone); a.lifecycleLoop(lcCtx) }()
@@ -159,6 +170,16 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 		a.kickLifecycle()
 		<-lcDone
 		lcCancel()
+	}()
+	defer func() {
+		go func() {
+			defer srCancel()
+			fctx, cancel := context.WithTimeout(srCtx, 10*time.Second)
+			defer cancel()
+			if err := a.scriptResults.flush(fctx); err != nil {
+				a.log.Warn("could not report every script result", "unsent", a.scriptResults.len(), "error", err)
+			}
+		}()
 	}()
 	goLoop(a.coordinateLoop)
 	goLoop(a.statsLoop)
@@ -282,7 +303,7 @@ func (a *Agent) startServices(ctx context.Context, dir string) error {
 	}
 	// Per session: what the agent learns later (the git SSH key) reaches
 	// sessions started after it.
-	a.ssh, err = agentssh.New(agentssh.Options{Logger: a.log.With("component", "ssh"), Env: a.commandEnv, Dir: dir})
+	a.ssh, err = agentssh.New(agentssh.Options{Logger: a.log.With("component", "ssh"), Env: a.commandEnv, Dir: dir, MOTDFile: a.manifest.MOTDFile})
 	if err != nil {
 		return fmt.Errorf("start ssh server: %w", err)
 	}

@@ -52,7 +52,11 @@ func setupWorkspace(t testing.TB, opts *coderdtest.Options, scripts []codersdk.P
 		State: []byte("{}"),
 		Resources: []codersdk.ProvisionerResource{{Name: "box", Type: "docker_container", Agents: []codersdk.ProvisionerAgent{{
 			Name: "main", Token: token, Auth: "token", OS: "linux", Arch: "amd64", Directory: t.TempDir(),
-			Env: map[string]string{"FROM_TEMPLATE": "yes"}, Scripts: scripts,
+			// SHLVL: bash sources ~/.bashrc for a command run over SSH
+			// unless SHLVL says it is nested; the machine user's rc files
+			// (which may put their own directories first on PATH) are not
+			// what these tests measure, whatever shell started go test.
+			Env: map[string]string{"FROM_TEMPLATE": "yes", "SHLVL": "1"}, Scripts: scripts,
 		}}}},
 	}}))
 	ws, err = owner.Workspace(ctx, ws.ID)

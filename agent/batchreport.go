@@ -30,6 +30,9 @@ type batchReporter[B any] struct {
 	settle func(batch B, accepted bool)
 }
 
+// reportTimeout bounds one report request.
+const reportTimeout = 30 * time.Second
+
 // run sends batches until ctx ends.
 func (r batchReporter[B]) run(ctx context.Context) {
 	bo := backoff.New(r.retryMin, r.retryMax)
@@ -47,7 +50,12 @@ func (r batchReporter[B]) run(ctx context.Context) {
 			if !ok {
 				break
 			}
-			err := r.report(ctx, batch)
+			// One request may not hang the reporter: an answer that never
+			// comes (a dead connection, a stuck handler) is an error to
+			// log and retry on a fresh request.
+			rctx, cancel := context.WithTimeout(ctx, reportTimeout)
+			err := r.report(rctx, batch)
+			cancel()
 			if err == nil {
 				r.settle(batch, true)
 				bo.Reset()

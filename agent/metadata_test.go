@@ -143,7 +143,10 @@ func TestMetadataNoOverlapSlowDoesNotBlock(t *testing.T) {
 	runMetadata(t, agentMetadataOptions{
 		Items: []codersdk.ProvisionerAgentMetadata{
 			// Waits for the gate file, so it outlives many intervals.
-			{Key: "slow", Script: `mkdir lock || { echo overlap; exit 1; }; while [ ! -e gate ]; do sleep 0.01; done; rmdir lock; echo done-$(date +%s%N)`, Interval: 1, Timeout: 100},
+			{Key: "slow", Script: `mkdir lock || { echo overlap; exit 1; }; while [ ! -e gate ]; do sleep 0.01; done; rmdir lock; echo done-$(date +%s%N)`, Interval: 1,
+				// A minute (the unit is 10 ms): it must not time out while a loaded
+				// machine takes its time over the fast key's three runs.
+				Timeout: 6000},
 			{Key: "fast", Script: `date +%s%N`, Interval: 1},
 		},
 		Unit: 10 * time.Millisecond, Refresh: time.Hour,

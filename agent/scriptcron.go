@@ -21,10 +21,10 @@ var cronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | 
 // while the last is still going is skipped and logged). A schedule that
 // does not parse is reported in the logs once and that script never runs.
 func (a *Agent) cronLoop(ctx context.Context, dir string) {
-	var scheduled []codersdk.ProvisionerScript
-	for _, s := range a.manifest.Scripts {
+	var scheduled []int
+	for i, s := range a.manifest.Scripts {
 		if s.Cron != "" {
-			scheduled = append(scheduled, s)
+			scheduled = append(scheduled, i)
 		}
 	}
 	if len(scheduled) == 0 {
@@ -38,7 +38,8 @@ func (a *Agent) cronLoop(ctx context.Context, dir string) {
 	}()
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	for _, s := range scheduled {
+	for _, i := range scheduled {
+		s := a.manifest.Scripts[i]
 		name := s.DisplayName
 		if name == "" {
 			name = "script"
@@ -56,12 +57,12 @@ func (a *Agent) cronLoop(ctx context.Context, dir string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			a.runOnSchedule(ctx, dir, s, name, sched, timeout, logs)
+			a.runOnSchedule(ctx, dir, i, name, sched, timeout, logs)
 		}()
 	}
 }
 
-func (a *Agent) runOnSchedule(ctx context.Context, dir string, s codersdk.ProvisionerScript, name string, sched cron.Schedule, timeout time.Duration, logs *scriptLogs) {
+func (a *Agent) runOnSchedule(ctx context.Context, dir string, i int, name string, sched cron.Schedule, timeout time.Duration, logs *scriptLogs) {
 	next := sched.Next(time.Now())
 	for {
 		t := time.NewTimer(time.Until(next))
@@ -74,7 +75,7 @@ func (a *Agent) runOnSchedule(ctx context.Context, dir string, s codersdk.Provis
 		// Runs are sequential here, so one never overlaps the last; a
 		// run longer than the interval makes the next due time the first
 		// one after it ends.
-		if err := a.runScript(ctx, dir, s, timeout, logs); err != nil && ctx.Err() == nil {
+		if err := a.runScript(ctx, dir, i, codersdk.AgentScriptStageCron, timeout, logs); err != nil && ctx.Err() == nil {
 			a.log.Warn("cron script failed", "script", name, "error", err)
 		}
 		now := time.Now()

@@ -18,16 +18,21 @@ import (
 )
 
 // runScripts runs the run-on-start (start=true) or run-on-stop scripts in
-// parallel, streaming their output to coderd, and returns the lifecycle
-// state they lead to: ready, start_error or start_timeout.
+// parallel, streaming their output to coderd and reporting how each run
+// ended, and returns the lifecycle state they lead to: ready, start_error
+// or start_timeout.
 func (a *Agent) runScripts(ctx context.Context, dir string, start bool, timeout time.Duration) codersdk.WorkspaceAgentLifecycle {
-	var scripts []codersdk.ProvisionerScript
-	for _, s := range a.manifest.Scripts {
+	stage := codersdk.AgentScriptStageStop
+	if start {
+		stage = codersdk.AgentScriptStageStart
+	}
+	var indexes []int
+	for i, s := range a.manifest.Scripts {
 		if (start && s.RunOnStart) || (!start && s.RunOnStop) {
-			scripts = append(scripts, s)
+			indexes = append(indexes, i)
 		}
 	}
-	if len(scripts) == 0 {
+	if len(indexes) == 0 {
 		return codersdk.WorkspaceAgentLifecycleReady
 	}
 	logs := newScriptLogs(patchLogs(a.opts.Client), a.log, scriptLogPending)
@@ -46,15 +51,15 @@ func (a *Agent) runScripts(ctx context.Context, dir string, start bool, timeout 
 		failed   bool
 		timedOut bool
 	)
-	for _, s := range scripts {
+	for _, i := range indexes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			t := timeout
-			if s.TimeoutSeconds > 0 {
+			if s := a.manifest.Scripts[i]; s.TimeoutSeconds > 0 {
 				t = time.Duration(s.TimeoutSeconds) * time.Second
 			}
-			err := a.runScript(ctx, dir, s, t, logs)
+			err := a.runScript(ctx, dir, i, stage, t, logs)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -75,7 +80,12 @@ func (a *Agent) runScripts(ctx context.Context, dir string, start bool, timeout 
 	return codersdk.WorkspaceAgentLifecycleReady
 }
 
-func (a *Agent) runScript(ctx context.Context, dir string, s codersdk.ProvisionerScript, timeout time.Duration, logs *scriptLogs) error {
+// runScript runs the manifest's script i once, within timeout, its output
+// in logs, and records how the run ended for coderd (scriptreport.go). It
+// returns nil when the script exited 0, context.DeadlineExceeded when it
+// timed out, else the error.
+func (a *Agent) runScript(ctx context.Context, dir string, i int, stage codersdk.AgentScriptStage, timeout time.Duration, logs *scriptLogs) error {
+	s := a.manifest.Scripts[i]
 	name := s.DisplayName
 	if name == "" {
 		name = "Script"
@@ -114,10 +124,18 @@ func (a *Agent) runScript(ctx context.Context, dir string, s codersdk.Provisione
 		_, _ = io.Copy(io.Discard, pr)
 	}()
 	a.log.Info("running script", "script", name)
+	started := time.Now()
 	err := cmd.Run()
+	ended := time.Now()
 	_ = pw.Close()
 	<-done
-	if ctx.Err() == context.DeadlineExceeded {
+	timedOut := ctx.Err() == context.DeadlineExceeded
+	status, code := classifyRun(err, timedOut)
+	if a.scriptResults != nil {
+		a.scriptResults.record(codersdk.PostAgentScriptCompletedRequest{ScriptIndex: i, DisplayName: s.DisplayName, Stage: stage,
+			StartedAt: started, EndedAt: ended, ExitCode: code, Status: status})
+	}
+	if timedOut {
 		logs.add(codersdk.AgentLog{CreatedAt: time.Now(), Level: codersdk.ProvisionerLogLevelError, Output: name + " timed out after " + timeout.String(), Source: name})
 		return context.DeadlineExceeded
 	}
@@ -127,6 +145,27 @@ func (a *Agent) runScript(ctx context.Context, dir string, s codersdk.Provisione
 		return err
 	}
 	return nil
+}
+
+// classifyRun says how a run ended, from cmd.Run's error: its status and
+// exit code (-1 when the script did not exit on its own: killed, timed
+// out, or never started).
+func classifyRun(err error, timedOut bool) (codersdk.AgentScriptStatus, int32) {
+	code := int32(-1)
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		code = int32(exitErr.ExitCode())
+	}
+	switch {
+	case timedOut:
+		return codersdk.AgentScriptStatusTimedOut, code
+	case err == nil:
+		return codersdk.AgentScriptStatusOK, 0
+	case errors.Is(err, exec.ErrWaitDelay):
+		// It exited 0; a background child kept its output open.
+		return codersdk.AgentScriptStatusPipesLeftOpen, 0
+	}
+	return codersdk.AgentScriptStatusExitFailure, code
 }
 
 // Script-log queue settings: lines wait at most scriptLogInterval, and a

@@ -50,6 +50,15 @@ type Options struct {
 	// BlockEndpoints forces relayed (DERP) traffic even when the
 	// deployment allows direct connections.
 	BlockEndpoints bool
+	// Trace, when set, receives each step of joining the tailnet (see
+	// tailnet.Options.Trace); `coder ssh --debug-timings` prints them.
+	Trace func(event string)
+}
+
+func (o Options) trace(event string) {
+	if o.Trace != nil {
+		o.Trace(event)
+	}
 }
 
 // Dial joins the tailnet and starts coordinating with the agent. The agent
@@ -62,6 +71,7 @@ func Dial(ctx context.Context, client *codersdk.Client, agentID uuid.UUID, opts 
 	if err != nil {
 		return nil, fmt.Errorf("get connection info: %w", err)
 	}
+	opts.trace("api: connection info fetched")
 	tailnet.ConfigureDERPScheme(client.URL)
 	derpMap, err := tailnet.ParseDERPMap(info.DERPMap)
 	if err != nil {
@@ -70,11 +80,12 @@ func Dial(ctx context.Context, client *codersdk.Client, agentID uuid.UUID, opts 
 	tc, err := tailnet.NewConn(&tailnet.Options{
 		ID: uuid.New(), Addresses: []netip.Prefix{tailnet.RandomClientPrefix()}, DERPMap: derpMap,
 		BlockEndpoints: info.DisableDirectConnections || opts.BlockEndpoints, DERPForceWebSockets: info.DERPForceWebSockets,
-		Logger: opts.Logger,
+		Logger: opts.Logger, Trace: opts.Trace,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start tailnet: %w", err)
 	}
+	opts.trace("tailnet: conn started")
 	// The first coordination connection is made here so authorization
 	// errors (not allowed, browser-only) surface at once.
 	ws, err := client.DialWorkspaceAgentCoordinator(ctx, agentID)
@@ -82,6 +93,7 @@ func Dial(ctx context.Context, client *codersdk.Client, agentID uuid.UUID, opts 
 		_ = tc.Close()
 		return nil, fmt.Errorf("connect to coordinator: %w", err)
 	}
+	opts.trace("api: coordinator connected")
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c := &Conn{AgentID: agentID, tc: tc, log: opts.Logger, cancel: cancel}
 	c.wg.Add(1)

@@ -167,7 +167,6 @@ func TestProvisionerStartFailsOnRejectedCredentials(t *testing.T) {
 
 func TestProvisionerStartFlagErrors(t *testing.T) {
 	t.Parallel()
-	ctx := testutil.Context(t, time.Minute)
 	cases := []struct {
 		name    string
 		env     map[string]string
@@ -184,6 +183,9 @@ func TestProvisionerStartFlagErrors(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			// Each subtest's own deadline: parallel subtests may wait for a
+			// slot longer than a deadline set before them.
+			ctx := testutil.Context(t, time.Minute)
 			c := newEnv(t)
 			for k, v := range tc.env {
 				c.vars[k] = v

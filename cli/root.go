@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -86,12 +87,15 @@ func New(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) 
 		r.pingCmd(),
 		r.speedtestCmd(),
 		r.statCmd(),
+		r.scheduleCmd(),
+		r.replicasCmd(),
 	)
 	return cmd
 }
 
 // Main runs the CLI and returns the process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	ctx = withMainStart(ctx, time.Now())
 	return exitCode(execute(ctx, args, stdin, stdout, stderr, getenv), stderr)
 }
 

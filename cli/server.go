@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/opencoder/coder/buildinfo"
@@ -23,6 +24,7 @@ import (
 	"github.com/opencoder/coder/coderd/database"
 	"github.com/opencoder/coder/coderd/database/builtinpg"
 	"github.com/opencoder/coder/coderd/pubsub"
+	"github.com/opencoder/coder/coderd/replicasync"
 	"github.com/opencoder/coder/coderd/workspaceapps"
 	"github.com/opencoder/coder/tailnet"
 )
@@ -48,6 +50,7 @@ type serverOptions struct {
 	tlsKeyFile      string
 	sessionDuration time.Duration
 	shutdownGrace   time.Duration
+	shutdownDrain   time.Duration
 	provisionerPSK  string
 	maxFileSize     int64
 
@@ -65,6 +68,11 @@ type serverOptions struct {
 	agentBinariesDir string
 	wildcardURL      string
 	disablePathApps  bool
+
+	prometheusAddress string
+
+	derpRelayURL    string
+	replicaInterval time.Duration
 }
 
 func (r *Root) serverCmd() *cobra.Command {
@@ -86,12 +94,14 @@ func (r *Root) serverCmd() *cobra.Command {
 	flagString(fs, g, &o.accessURL, "access-url", "CODER_ACCESS_URL", "", "URL that users and workspaces use to reach this server (default: derived from --http-address).")
 	flagString(fs, g, &o.postgresURL, "postgres-url", "CODER_PG_CONNECTION_URL", "", "PostgreSQL connection URL. When empty, a built-in PostgreSQL is started under --config-dir.")
 	flagString(fs, g, &o.configDir, "config-dir", envServerConfigDir, "", serverConfigDirUsage)
+	flagString(fs, g, &o.prometheusAddress, "prometheus-address", "CODER_PROMETHEUS_ADDRESS", "", "Bind address (e.g. 127.0.0.1:2112) of a separate listener serving Prometheus metrics at /metrics; empty turns metrics off.")
 	flagString(fs, g, &o.logFormat, "log-format", "CODER_LOG_FORMAT", "human", "Log format: human or json.")
 	flagBool(fs, g, &o.verbose, "verbose", "CODER_VERBOSE", false, "Log debug messages, including every HTTP request.")
 	flagString(fs, g, &o.tlsCertFile, "tls-cert-file", "CODER_TLS_CERT_FILE", "", "PEM certificate; with --tls-key-file the port serves HTTPS.")
 	flagString(fs, g, &o.tlsKeyFile, "tls-key-file", "CODER_TLS_KEY_FILE", "", "PEM private key for --tls-cert-file.")
 	flagDuration(fs, g, &o.sessionDuration, "session-duration", "CODER_SESSION_DURATION", 24*time.Hour, "How long a login session lasts after its last use.")
 	flagDuration(fs, g, &o.shutdownGrace, "shutdown-grace-period", "CODER_SHUTDOWN_GRACE_PERIOD", 30*time.Second, "How long to let in-flight requests finish on SIGINT/SIGTERM.")
+	flagDuration(fs, g, &o.shutdownDrain, "shutdown-drain-period", "CODER_SHUTDOWN_DRAIN_PERIOD", 5*time.Second, "On SIGINT/SIGTERM, how long to keep serving with /healthz failing (503) before closing the listener, so a load balancer's\nhealth checks take this replica out of its pool first; skipped when no other replica is live, or on a second signal. 0 turns it off.")
 	flagString(fs, g, &o.provisionerPSK, "provisioner-daemon-psk", "CODER_PROVISIONER_DAEMON_PSK", "", "Pre-shared key external provisioner daemons may authenticate with (provisioner keys are preferred).")
 	flagString(fs, g, &o.stunAddress, "stun-address", "CODER_STUN_ADDRESS", ":3478", "UDP address of the embedded STUN server, so peers find direct paths even fully offline; \"disable\" turns it off.")
 	flagStringArray(fs, g, &o.stunAddresses, "derp-server-stun-addresses", "CODER_DERP_SERVER_STUN_ADDRESSES", "External STUN servers (host:port) to advertise instead of the embedded one; \"disable\" advertises none.")
@@ -101,6 +111,8 @@ func (r *Root) serverCmd() *cobra.Command {
 	flagBool(fs, g, &o.derpForceWS, "derp-force-websockets", "CODER_DERP_FORCE_WEBSOCKETS", false, "Tell nodes to speak DERP over websockets (for proxies that drop Upgrade: DERP).")
 	flagString(fs, g, &o.wildcardURL, "wildcard-access-url", "CODER_WILDCARD_ACCESS_URL", "", "Wildcard domain for workspace apps, e.g. *.apps.example.com (a DNS record sending it to this server): each app gets its own origin at app--agent--workspace--user.apps.example.com, which apps that need the root path (Jupyter, Vite) require.")
 	flagBool(fs, g, &o.disablePathApps, "disable-path-apps", "CODER_DISABLE_PATH_APPS", false, "Refuse apps at /@user/workspace/apps/... (they share the dashboard's origin, so a malicious app could act as its visitor); use subdomain apps instead.")
+	flagString(fs, g, &o.derpRelayURL, "derp-server-relay-url", "CODER_DERP_SERVER_RELAY_URL", "", "URL at which the other coderd replicas on this database reach this one's DERP server directly, not through the load balancer (e.g. http://10.0.0.5:3000); required when other replicas are running, so relayed connections work whichever replica a node lands on.")
+	flagDuration(fs, g, &o.replicaInterval, "replica-heartbeat-interval", "CODER_REPLICA_HEARTBEAT_INTERVAL", replicasync.DefaultInterval, "How often this replica refreshes its entry in the database; peers silent for three intervals are dropped from the DERP mesh and the replicas list.")
 	flagString(fs, g, &o.agentBinariesDir, "agent-binaries-dir", "CODER_AGENT_BINARIES_DIR", "", "Directory of coder-<os>-<arch> binaries served at /bin for workspaces on other platforms (this binary is served for its own).")
 	flagInt(fs, g, &o.provisionerDaemons, "provisioner-daemons", "CODER_PROVISIONER_DAEMONS", 1, "Built-in provisioner daemons to run (0 for a fleet of external ones only).")
 	flagString(fs, g, &o.cacheDir, "cache-dir", "CODER_CACHE_DIRECTORY", "", "Cache for built-in provisioners: Terraform providers and job directories (default: <config-dir>/cache).")
@@ -116,6 +128,9 @@ func (r *Root) serverCmd() *cobra.Command {
 			return fmt.Errorf("--max-file-size-mib %d: must be between 1 and 1024", maxFileMiB)
 		}
 		o.maxFileSize = int64(maxFileMiB) << 20
+		if o.replicaInterval < 100*time.Millisecond || o.replicaInterval > 5*time.Minute {
+			return fmt.Errorf("--replica-heartbeat-interval %s: must be between 100ms and 5m", o.replicaInterval)
+		}
 		if o.wildcardURL != "" {
 			o.wildcardURL = strings.TrimPrefix(strings.TrimPrefix(o.wildcardURL, "https://"), "http://")
 			if _, err := workspaceapps.ParseSubdomain("a--b--c"+strings.TrimPrefix(o.wildcardURL, "*"), o.wildcardURL); err != nil {
@@ -188,6 +203,13 @@ func (r *Root) runServer(ctx context.Context, o serverOptions) error {
 		return fmt.Errorf("listen on %s: %w", o.httpAddress, err)
 	}
 	defer ln.Close()
+	var metricsLn net.Listener
+	if o.prometheusAddress != "" {
+		if metricsLn, err = listenMetrics(o.prometheusAddress); err != nil {
+			return err
+		}
+		defer metricsLn.Close()
+	}
 	accessURL, err := deriveAccessURL(o.accessURL, ln.Addr().(*net.TCPAddr), tlsConfig != nil)
 	if err != nil {
 		return err
@@ -226,6 +248,20 @@ func (r *Root) runServer(ctx context.Context, o serverOptions) error {
 		return err
 	}
 	defer tn.close()
+	replicas, err := startReplicas(ctx, o, accessURL, db, ps, tn, logger)
+	if err != nil {
+		return err
+	}
+	defer replicas.close()
+	var metricsReg *prometheus.Registry
+	if metricsLn != nil {
+		if metricsReg, err = newMetricsRegistry(); err != nil {
+			return err
+		}
+		if err := metricsReg.Register(replicas.shared); err != nil {
+			return fmt.Errorf("register the shared coordinator's metrics: %w", err)
+		}
+	}
 	builtinPSK := ""
 	if o.provisionerDaemons > 0 {
 		builtinPSK = randomHex(32)
@@ -248,11 +284,24 @@ func (r *Root) runServer(ctx context.Context, o serverOptions) error {
 		ProvisionerPSK:        o.provisionerPSK,
 		BuiltinProvisionerPSK: builtinPSK,
 		MaxFileSize:           o.maxFileSize,
+		PrometheusRegistry:    metricsReg,
+		Replicas:              replicas.manager,
 	})
 	if err != nil {
 		return err
 	}
 	defer api.Close()
+	if metricsLn != nil {
+		metrics := serveMetrics(ctx, metricsLn, metricsReg, logger)
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := metrics.close(sctx); err != nil {
+				logger.Warn("stop metrics listener", "error", err)
+			}
+		}()
+		fmt.Fprintf(r.Stderr, "Prometheus metrics at http://%s/metrics\n", metrics.Addr())
+	}
 	srv := &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -280,7 +329,11 @@ func (r *Root) runServer(ctx context.Context, o serverOptions) error {
 		return fmt.Errorf("serve http: %w", err)
 	case <-ctx.Done():
 	}
-	fmt.Fprintln(r.Stderr, "\nShutting down: finishing provisioner jobs and draining requests...")
+	fmt.Fprintln(r.Stderr, "\nShutting down...")
+	again, stopAgain := notifyStopAgain()
+	drainer{api: api, srv: srv}.drain(context.Background(), o.shutdownDrain, len(replicas.manager.Peers()), again, r.Stderr)
+	stopAgain()
+	fmt.Fprintln(r.Stderr, "Finishing provisioner jobs and in-flight requests...")
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.shutdownGrace)
 	defer cancel()
 	daemons.shutdown(sctx)
@@ -289,6 +342,9 @@ func (r *Root) runServer(ctx context.Context, o serverOptions) error {
 		_ = srv.Close()
 	}
 	<-serveErr
+	// Leave the shared coordinator, the registry and the mesh before the
+	// coordinator and the relay close, so peers learn of it at once.
+	replicas.close()
 	tn.close()
 	fmt.Fprintln(r.Stderr, "Stopped.")
 	return nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,8 +18,8 @@ import (
 // coordinator and the DERP map handed to nodes.
 type serverTailnet struct {
 	coordinator *tailnet.Coordinator
+	derp        *tailnet.DERPServer
 	derpHandler http.Handler
-	derpCloser  io.Closer
 	stun        *tailnet.STUNServer
 	derpMapRaw  json.RawMessage
 	closeOnce   sync.Once
@@ -30,7 +29,7 @@ func (t *serverTailnet) derpMapJSON() json.RawMessage { return t.derpMapRaw }
 
 func (t *serverTailnet) close() {
 	t.closeOnce.Do(func() {
-		_ = t.derpCloser.Close()
+		_ = t.derp.Close()
 		_ = t.coordinator.Close()
 		if t.stun != nil {
 			_ = t.stun.Close()
@@ -69,7 +68,8 @@ func startTailnet(ctx context.Context, o serverOptions, accessURL *url.URL, logg
 		t.closePartial()
 		return nil, err
 	}
-	t.derpHandler, t.derpCloser = tailnet.NewDERPHandler(logger.With("component", "derp"))
+	t.derp = tailnet.NewDERPServer(logger.With("component", "derp"))
+	t.derpHandler = t.derp.Handler()
 	t.coordinator = tailnet.NewCoordinator(logger.With("component", "coordinator"))
 	t.coordinator.SetBlockEndpoints(o.blockDirect)
 	return t, nil

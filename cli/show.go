@@ -5,14 +5,29 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/opencoder/coder/codersdk"
 )
 
+// hiddenDisplayApps lists the built-in apps the provider shows by default
+// that the agent's template turned off.
+func hiddenDisplayApps(a codersdk.WorkspaceAgent) []string {
+	var out []string
+	for _, app := range codersdk.DisplayAppList(nil) {
+		if !a.HasDisplayApp(app) {
+			out = append(out, string(app))
+		}
+	}
+	return out
+}
+
 // printWorkspaceDetails prints, after the summary and the agents table,
 // what `coder show` adds for each resource and agent: the resource's
 // coder_metadata items (sensitive values hidden), the agent's metadata, its
-// apps with their addresses and health, and the ports it reports listening.
+// scripts with their last runs, its apps with their addresses and health,
+// and the ports it reports listening.
 // A lookup that fails is reported in place; the rest is still printed.
 func printWorkspaceDetails(ctx context.Context, w io.Writer, client *codersdk.Client, ws codersdk.Workspace) {
 	resources := ws.LatestBuild.Resources
@@ -30,6 +45,7 @@ func printWorkspaceDetails(ctx context.Context, w io.Writer, client *codersdk.Cl
 		}
 	}
 	printAgentMetadata(w, resources)
+	printAgentScripts(w, resources, time.Now())
 
 	var (
 		host    codersdk.AppHostResponse
@@ -43,6 +59,9 @@ func printWorkspaceDetails(ctx context.Context, w io.Writer, client *codersdk.Cl
 		for _, a := range res.Agents {
 			if a.Status != codersdk.WorkspaceAgentConnected && a.TroubleshootingURL != "" {
 				fmt.Fprintf(w, "\nAgent %s is %s; the template's troubleshooting guide: %s\n", a.Name, a.Status, a.TroubleshootingURL)
+			}
+			if hidden := hiddenDisplayApps(a); len(hidden) > 0 {
+				fmt.Fprintf(w, "\nAgent %s: the template hides %s from the dashboard (display_apps)\n", a.Name, strings.Join(hidden, ", "))
 			}
 			var rows [][]string
 			for _, app := range a.Apps {

@@ -27,7 +27,7 @@ func TestShowAppsAndResourceMetadata(t *testing.T) {
 	coderdtest.CompleteBuildWith(t, e.daemon, ws.LatestBuild.ID, []codersdk.ProvisionerResource{{
 		Name: "box", Type: "docker_container",
 		Metadata: []codersdk.ResourceMetadataItem{{Key: "image", Value: "ubuntu:24.04"}, {Key: "password", Value: "hunter2", Sensitive: true}},
-		Agents: []codersdk.ProvisionerAgent{{Name: "main", Token: uuid.NewString(), Auth: "token", OS: "linux", Arch: "amd64", TroubleshootingURL: "https://wiki.example.com/agent-help", Apps: []codersdk.ProvisionerApp{
+		Agents: []codersdk.ProvisionerAgent{{Name: "main", Token: uuid.NewString(), Auth: "token", OS: "linux", Arch: "amd64", TroubleshootingURL: "https://wiki.example.com/agent-help", DisplayApps: &codersdk.ProvisionerDisplayApps{VSCode: true, VSCodeInsiders: true, PortForwardingHelper: true}, Apps: []codersdk.ProvisionerApp{
 			{Slug: "files", DisplayName: "Files", URL: "http://localhost:8080", Healthcheck: &codersdk.ProvisionerAppHealthcheck{URL: "http://localhost:8080", Interval: 5, Threshold: 3}},
 			{Slug: "docs", DisplayName: "Docs", URL: "https://example.com/docs", External: true, Share: "public"},
 			{Slug: "htop", DisplayName: "htop", Command: "htop"},
@@ -45,4 +45,50 @@ func TestShowAppsAndResourceMetadata(t *testing.T) {
 	require.Regexp(t, `htop\s+\(runs a command: open it from the terminal\)`, stdout)
 	require.NotContains(t, stdout, "Hidden one")
 	require.Contains(t, stdout, "Agent main is connecting; the template's troubleshooting guide: https://wiki.example.com/agent-help")
+	require.Contains(t, stdout, "Agent main: the template hides web_terminal, ssh_helper from the dashboard (display_apps)")
+}
+
+// coder show lists each agent's scripts: when they run (blocking login or
+// not, at stop, on a schedule) and how the last run went, or that there
+// was none.
+func TestShowScripts(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	tmpl := e.createTemplate(t)
+	ctx := testutil.Context(t, time.Minute)
+	ws, err := e.owner.CreateUserWorkspace(ctx, codersdk.Me, codersdk.CreateWorkspaceRequest{TemplateID: tmpl.ID, Name: "dev",
+		RichParameterValues: []codersdk.WorkspaceBuildParameter{{Name: "image", Value: "ubuntu"}}})
+	require.NoError(t, err)
+	token := uuid.NewString()
+	coderdtest.CompleteBuildWith(t, e.daemon, ws.LatestBuild.ID, []codersdk.ProvisionerResource{{
+		Name: "box", Type: "docker_container",
+		Agents: []codersdk.ProvisionerAgent{{Name: "main", Token: token, Auth: "token", OS: "linux", Arch: "amd64", Scripts: []codersdk.ProvisionerScript{
+			{DisplayName: "Install tools", Script: "true", RunOnStart: true, StartBlocksLogin: true},
+			{DisplayName: "Dotfiles", Script: "true", RunOnStart: true},
+			{DisplayName: "Backup", Script: "true", RunOnStop: true},
+			{DisplayName: "Sync", Script: "true", Cron: "0 */5 * * * *"},
+		}}},
+	}})
+	agent := codersdk.New(e.owner.URL)
+	agent.SetSessionToken(token)
+	ended := time.Now().Add(-5*time.Minute - 10*time.Second)
+	for _, r := range []codersdk.PostAgentScriptCompletedRequest{
+		{ScriptIndex: 0, DisplayName: "Install tools", Stage: codersdk.AgentScriptStageStart, Status: codersdk.AgentScriptStatusOK,
+			StartedAt: ended.Add(-3200 * time.Millisecond), EndedAt: ended},
+		{ScriptIndex: 1, DisplayName: "Dotfiles", Stage: codersdk.AgentScriptStageStart, Status: codersdk.AgentScriptStatusExitFailure, ExitCode: 3,
+			StartedAt: ended.Add(-400 * time.Millisecond), EndedAt: ended},
+		{ScriptIndex: 3, DisplayName: "Sync", Stage: codersdk.AgentScriptStageCron, Status: codersdk.AgentScriptStatusTimedOut, ExitCode: -1,
+			StartedAt: ended.Add(-65 * time.Second), EndedAt: ended},
+	} {
+		require.NoError(t, agent.PostAgentScriptCompleted(ctx, r))
+	}
+
+	code, stdout, stderr := e.exec(t, ctx, nil, "show", "dev")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "\nAgent main scripts (startup: blocking):\n"+
+		"SCRIPT          RUNS                   LAST RUN\n"+
+		"Install tools   start (blocks login)   ok in 3.2s (start, 5m ago)\n"+
+		"Dotfiles        start                  failed, exit 3, after 400ms (start, 5m ago)\n"+
+		"Backup          stop                   not run yet\n"+
+		"Sync            cron 0 */5 * * * *     timed out after 1m5s (cron, 5m ago)\n")
 }

@@ -26,6 +26,7 @@ type sshOptions struct {
 	wait           waitMode
 	connectTimeout time.Duration
 	env            []string
+	debugTimings   bool
 }
 
 func (r *Root) sshCmd() *cobra.Command {
@@ -57,31 +58,40 @@ ProxyCommand ('coder config-ssh' writes such entries).`,
 			if err != nil {
 				return err
 			}
+			ctx := cmd.Context()
+			tm := newTimings(ctx, o.debugTimings, r.Stderr)
 			client, err := r.client()
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
+			tm.mark("config read")
 			var progress io.Writer = r.Stderr
 			if o.quiet {
 				progress = nil
 			}
 			target, conn, err := dialAgent(ctx, client, args[0], dialOptions{
 				agentWait: agentWait{Scripts: o.wait, ConnectTimeout: o.connectTimeout, Progress: progress},
+				Timings:   tm,
 			})
 			if err != nil {
 				return err
 			}
-			defer conn.Close()
+			defer func() {
+				_ = conn.Close()
+				tm.mark("tailnet: closed")
+			}()
 			nc, err := conn.SSH(ctx)
 			if err != nil {
 				return fmt.Errorf("open ssh connection to %s: %w", target.label(), err)
 			}
+			tm.mark("ssh: TCP connected over the tailnet")
 			defer nc.Close()
 			if o.stdio {
 				return r.proxyStdio(ctx, nc)
 			}
-			return r.runSSHSession(ctx, nc, target, remoteCommand(args[1:]), envs)
+			err = r.runSSHSession(ctx, nc, target, remoteCommand(args[1:]), envs, tm)
+			tm.mark("ssh: command exited")
+			return err
 		},
 	}
 	fs := cmd.Flags()
@@ -92,12 +102,17 @@ ProxyCommand ('coder config-ssh' writes such entries).`,
 	if v := getenvOr(r.Getenv, "CODER_SSH_WAIT"); v != "" {
 		_ = o.wait.Set(v) // a bad value is ignored: the default stays
 	}
-	fs.Var(&o.wait, "wait", envUsage("Wait for the startup scripts before connecting: yes, no, or auto (today the same as yes;\nit will wait only for scripts that block login once the API reports them).\nFailed or timed-out scripts print a warning and the connection goes ahead.", "CODER_SSH_WAIT"))
+	fs.Var(&o.wait, "wait", envUsage("Wait for the startup scripts before connecting: yes (all of them), no, or auto: only for\nthe scripts that block login (coder_script start_blocks_login, or startup_script_behavior\n\"blocking\"), naming them; with none, connect at once. Failed or timed-out scripts print a\nwarning and the connection goes ahead.", "CODER_SSH_WAIT"))
 	flagDuration(fs, r.Getenv, &o.connectTimeout, "connect-timeout", "CODER_SSH_CONNECT_TIMEOUT", defaultConnectTimeout,
 		"How long to wait for the agent to connect and answer over the tailnet (0: forever). A build in progress or\nrunning startup scripts do not count.")
 	withShorthand(fs, "e", func(fs *pflag.FlagSet) {
 		flagStringArray(fs, r.Getenv, &o.env, "env", "CODER_SSH_ENV", "Set an environment variable K=V in the remote session (repeatable).")
 	})
+	// Hidden (a diagnostic, documented in docs/cli.md and
+	// docs/benchmarks.md): where the time of a connection goes.
+	flagBool(fs, r.Getenv, &o.debugTimings, "debug-timings", "CODER_DEBUG_TIMINGS", false,
+		"Print each phase of the connection (API calls, tailnet, SSH) to stderr with its offset from the start of the process.")
+	_ = fs.MarkHidden("debug-timings")
 	return cmd
 }
 
@@ -186,7 +201,7 @@ func terminalFd(v any) (int, bool) {
 // runSSHSession runs a shell (command == "") or a command on the agent's
 // SSH server over nc, with a pseudo-terminal when stdin and stdout are
 // terminals, and returns an *exitError carrying a non-zero remote status.
-func (r *Root) runSSHSession(ctx context.Context, nc net.Conn, target agentTarget, command string, envs [][2]string) error {
+func (r *Root) runSSHSession(ctx context.Context, nc net.Conn, target agentTarget, command string, envs [][2]string, tm *timings) error {
 	// Closing nc unblocks the handshake and the session when ctx ends.
 	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
 	defer stop()
@@ -200,6 +215,7 @@ func (r *Root) runSSHSession(ctx context.Context, nc net.Conn, target agentTarge
 	if err != nil {
 		return fmt.Errorf("ssh handshake with %s: %w", target.label(), err)
 	}
+	tm.mark("ssh: handshake done")
 	sc := gossh.NewClient(sshConn, chans, reqs)
 	defer sc.Close()
 	sess, err := sc.NewSession()
@@ -233,6 +249,7 @@ func (r *Root) runSSHSession(ctx context.Context, nc net.Conn, target agentTarge
 	if err != nil {
 		return fmt.Errorf("start the remote %s on %s: %w", what, target.label(), err)
 	}
+	tm.mark("ssh: session started")
 	err = sess.Wait()
 	var exit *gossh.ExitError
 	var missing *gossh.ExitMissingError

@@ -149,12 +149,47 @@ func TestSSHExec(t *testing.T) {
 			code, stdout, stderr := d.exec(t, ctx, strings.NewReader(c.stdin), append([]string{"ssh"}, c.args...)...)
 			require.Equal(t, c.code, code, "stdout: %s\nstderr: %s", stdout, stderr)
 			require.Equal(t, c.stdout, stdout, "stderr: %s", stderr)
+			require.NotContains(t, stderr, "timing:")
 		})
 	}
+	// --debug-timings prints the phases of the connection on stderr, in
+	// the order they happen, and leaves stdout to the command.
+	t.Run("debug timings", func(t *testing.T) {
+		t.Parallel()
+		ctx := testutil.Context(t, 2*time.Minute)
+		code, stdout, stderr := d.exec(t, ctx, nil, "ssh", "--debug-timings", "ws", "--", "echo", "timed")
+		require.Equal(t, 0, code, stderr)
+		require.Equal(t, "timed\n", stdout)
+		at := func(phase string) int {
+			i := strings.Index(stderr, "  "+phase)
+			require.GreaterOrEqual(t, i, 0, "phase %q missing:\n%s", phase, stderr)
+			return i
+		}
+		last := -1
+		for _, phase := range []string{"main started", "config read", "api: workspace looked up", "api: connection info fetched",
+			"tailnet: conn started", "api: coordinator connected",
+			"tailnet: agent reachable", "ssh: TCP connected", "ssh: handshake done", "ssh: session started", "ssh: command exited", "tailnet: closed"} {
+			i := at(phase)
+			require.Greater(t, i, last, "phase %q out of order:\n%s", phase, stderr)
+			last = i
+		}
+		// Our node going out and the agent's coming in race each other
+		// (whichever of the DERP connection and the coordinator's answer
+		// is first): both sit between the coordinator connection and the
+		// agent answering, in either order.
+		for _, phase := range []string{"tailnet: peer node received", "tailnet: node published"} {
+			i := at(phase)
+			require.Greater(t, i, at("api: coordinator connected"), "phase %q before the coordinator connected:\n%s", phase, stderr)
+			require.Less(t, i, at("tailnet: agent reachable"), "phase %q after the agent answered:\n%s", phase, stderr)
+		}
+		require.Regexp(t, `(?m)^timing: +[0-9]+\.[0-9] ms  ssh: command exited$`, stderr)
+	})
 }
 
-// TestSSHWaits starts `coder ssh` before the agent runs: it shows that it
-// waits for the agent, then for the startup script, then runs the command.
+// TestSSHWaits starts `coder ssh --wait yes` before the agent runs: it
+// shows that it waits for the agent, then for the startup script (which
+// does not block login: yes waits for every script), then runs the
+// command.
 func TestSSHWaits(t *testing.T) {
 	t.Parallel()
 	d := newNetDeployment(t, nil)
@@ -164,13 +199,14 @@ func TestSSHWaits(t *testing.T) {
 		Script: "while [ ! -e '" + gate + "' ]; do sleep 0.05; done; echo set-up > marker",
 	}}})
 	ctx := testutil.Context(t, 2*time.Minute)
-	r := d.start(ctx, nil, "ssh", "ws", "--", "cat marker")
+	r := d.start(ctx, nil, "ssh", "--wait", "yes", "ws", "--", "cat marker")
 	r.waitFor(t, &r.stderr, "Waiting for the agent to connect...")
 	d.startAgent(tokens["main"])
 	r.waitFor(t, &r.stderr, "Running startup scripts...")
 	require.NoError(t, os.WriteFile(gate, nil, 0o600))
 	require.Equal(t, 0, r.wait(t, ctx), r.stderr.String())
 	require.Equal(t, "set-up\n", r.stdout.String(), "the command ran after the startup script")
+	require.Contains(t, r.stderr.String(), "Startup scripts are done.")
 
 	// --quiet prints no progress.
 	code, stdout, stderr := d.exec(t, ctx, nil, "ssh", "-q", "ws", "--", "echo", "quiet")

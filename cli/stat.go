@@ -67,8 +67,11 @@ func (r *Root) statCmd() *cobra.Command {
 			return writeTable(r.Stdout, columns, [][]string{row})
 		},
 	}
-	cmd.PersistentFlags().DurationVar(&interval, "sample-interval", clistat.DefaultInterval, "Time between the two CPU samples.")
-	_ = cmd.PersistentFlags().MarkHidden("sample-interval") // tests shorten it
+	cmd.PersistentFlags().DurationVarP(&interval, "interval", "i", clistat.DefaultInterval,
+		"Time between the two CPU samples: longer smooths the figure; a metadata script must finish within its timeout.")
+	// The name this flag had before; kept so scripts using it still work.
+	cmd.PersistentFlags().DurationVar(&interval, "sample-interval", clistat.DefaultInterval, "")
+	_ = cmd.PersistentFlags().MarkHidden("sample-interval")
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "Output format: table or json.")
 	cmd.Flags().StringSliceVarP(&columns, "column", "c", statColumns, "Columns to display in table output: "+strings.Join(statColumns, ", ")+".")
 	cmd.AddCommand(r.statCPUCmd(newStatter), r.statMemCmd(newStatter), r.statDiskCmd())

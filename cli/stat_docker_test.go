@@ -38,12 +38,12 @@ func TestStatDockerLimits(t *testing.T) {
 		return strings.TrimSpace(string(out))
 	}
 	script := `set -e
-coder stat cpu -o json --sample-interval=200ms
+coder stat cpu -o json --interval=200ms
 echo ---
 coder stat mem -o json
 echo ---
 coder stat mem --prefix Mi
-coder stat cpu --host -o json --sample-interval=200ms`
+coder stat cpu --host -o json --interval=200ms`
 	id := docker("create", "--cpus", "0.5", "--memory", "256m", "--user", "coder",
 		"-e", "PATH=/tmp/coder-bin:/usr/bin:/bin", "coder-workspace:latest", "/bin/sh", "-c", script)
 	t.Cleanup(func() { _ = exec.Command("docker", "rm", "-f", id).Run() })

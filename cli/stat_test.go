@@ -19,7 +19,7 @@ type statJSON struct {
 func TestStatCommands(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	fast := "--sample-interval=20ms"
+	fast := "--interval=20ms"
 
 	// Text: "used/total unit (pct%)", the incumbent's format.
 	out := e.ok("stat", "cpu", fast)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,6 +16,7 @@ func (r *Root) templatesEditCmd() *cobra.Command {
 		org                            orgFlag
 		name, displayName, desc, icon  string
 		requireActive, allowUserCancel bool
+		defaultTTL                     time.Duration
 	)
 	var cmd *cobra.Command
 	cmd = &cobra.Command{
@@ -25,7 +27,10 @@ func (r *Root) templatesEditCmd() *cobra.Command {
 --require-active-version: members' workspaces start on the active version
 (a start moves them to it; pinning an older version is refused).
 --allow-user-cancel-workspace-jobs=false: only template admins may cancel
-builds of this template's workspaces.`,
+builds of this template's workspaces.
+--default-ttl 8h: new workspaces stop by themselves 8 hours after each
+start (activity pushes it back); 0 turns autostop off for new workspaces.
+Existing workspaces keep theirs ('coder schedule stop' changes one).`,
 		Example: "  coder templates edit docker --display-name 'Docker box' --require-active-version",
 		Args:    cobra.ExactArgs(1),
 		RunE: r.withTemplate(nil, &org, func(ctx context.Context, client *codersdk.Client, tmpl codersdk.Template) error {
@@ -46,6 +51,10 @@ builds of this template's workspaces.`,
 			if flags.Changed("allow-user-cancel-workspace-jobs") {
 				req.AllowUserCancelWorkspaceJobs = &allowUserCancel
 			}
+			if flags.Changed("default-ttl") {
+				ms := defaultTTL.Milliseconds()
+				req.DefaultTTLMillis = &ms
+			}
 			if req == (codersdk.UpdateTemplateMeta{}) {
 				return errors.New("nothing to change: give at least one setting (see --help)")
 			}
@@ -53,8 +62,8 @@ builds of this template's workspaces.`,
 			if err != nil {
 				return wrapAPI("edit template "+tmpl.Name, err)
 			}
-			fmt.Fprintf(r.Stdout, "Template %s updated (display name %q, require active version %t, users may cancel builds %t).\n",
-				t.Name, t.DisplayName, t.RequireActiveVersion, t.AllowUserCancelWorkspaceJobs)
+			fmt.Fprintf(r.Stdout, "Template %s updated (display name %q, require active version %t, users may cancel builds %t). Default autostop: %s.\n",
+				t.Name, t.DisplayName, t.RequireActiveVersion, t.AllowUserCancelWorkspaceJobs, formatTTL(&t.DefaultTTLMillis))
 			return nil
 		}),
 	}
@@ -65,6 +74,7 @@ builds of this template's workspaces.`,
 	fs.StringVar(&icon, "icon", "", "Icon URL or path.")
 	fs.BoolVar(&requireActive, "require-active-version", false, "Members' workspaces start on the active version only.")
 	fs.BoolVar(&allowUserCancel, "allow-user-cancel-workspace-jobs", true, "Members may cancel their workspaces' builds.")
+	fs.DurationVar(&defaultTTL, "default-ttl", 0, "Autostop duration new workspaces get (e.g. 8h; at least 1m, at most 720h; 0 turns it off).")
 	org.attach(fs, r.Getenv)
 	return cmd
 }

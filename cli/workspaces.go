@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -89,11 +90,12 @@ func (r *Root) build(ctx context.Context, client *codersdk.Client, ws codersdk.W
 
 func (r *Root) createCmd() *cobra.Command {
 	var (
-		template string
-		org      orgFlag
-		params   parameterFlags
-		yes      bool
-		preset   string
+		template  string
+		org       orgFlag
+		params    parameterFlags
+		yes       bool
+		preset    string
+		stopAfter string
 	)
 	cmd := &cobra.Command{
 		Use:   "create NAME",
@@ -111,6 +113,15 @@ a required parameter without a value is an error.`,
 			given, err := params.collect()
 			if err != nil {
 				return err
+			}
+			var ttl *int64 // nil: the template's default
+			if stopAfter != "" {
+				if ttl, err = parseStopAfter(stopAfter); err != nil {
+					return fmt.Errorf("--stop-after: %w", err)
+				}
+				if ttl == nil {
+					ttl = new(int64) // manual: explicitly none
+				}
 			}
 			in := newPrompter(r.Stdin, r.Stderr)
 			o, err := org.resolve(ctx, client)
@@ -141,7 +152,7 @@ a required parameter without a value is an error.`,
 			if err := r.confirm(in, yes, false, fmt.Sprintf("Create workspace %s from template %s?", args[0], tmpl.Name)); err != nil {
 				return err
 			}
-			ws, err := client.CreateUserWorkspace(ctx, owner, codersdk.CreateWorkspaceRequest{TemplateID: tmpl.ID, Name: name, RichParameterValues: values})
+			ws, err := client.CreateUserWorkspace(ctx, owner, codersdk.CreateWorkspaceRequest{TemplateID: tmpl.ID, Name: name, RichParameterValues: values, TTLMillis: ttl})
 			if err != nil {
 				return wrapAPI("create workspace "+args[0], err)
 			}
@@ -160,11 +171,13 @@ a required parameter without a value is an error.`,
 	params.attach(fs, r.Getenv)
 	fs.StringVar(&preset, "preset", getenvOr(r.Getenv, "CODER_PRESET_NAME"),
 		envUsage("Template preset whose parameter values to use (--parameter still wins); default: the template's default preset, if any; \"none\" for none.", "CODER_PRESET_NAME"))
+	fs.StringVar(&stopAfter, "stop-after", getenvOr(r.Getenv, "CODER_WORKSPACE_STOP_AFTER"),
+		envUsage("Stop the workspace this long after each start (e.g. 2h, 90 for minutes, or manual); default: the template's default autostop.", "CODER_WORKSPACE_STOP_AFTER"))
 	fs.BoolVarP(&yes, "yes", "y", false, "Do not ask for confirmation.")
 	return cmd
 }
 
-var workspaceHeader = []string{"workspace", "template", "status", "last built", "outdated"}
+var workspaceHeader = []string{"workspace", "template", "status", "last built", "outdated", "stops"}
 
 func workspaceRows(wss []codersdk.Workspace) [][]string {
 	rows := make([][]string, 0, len(wss))
@@ -173,7 +186,7 @@ func workspaceRows(wss []codersdk.Workspace) [][]string {
 		if ws.Outdated {
 			outdated = "yes"
 		}
-		rows = append(rows, []string{workspaceLabel(ws), ws.TemplateName, string(ws.LatestBuild.Status), relativeTime(ws.LatestBuild.CreatedAt), outdated})
+		rows = append(rows, []string{workspaceLabel(ws), ws.TemplateName, string(ws.LatestBuild.Status), relativeTime(ws.LatestBuild.CreatedAt), outdated, stopsIn(ws, time.Now())})
 	}
 	return rows
 }
@@ -241,6 +254,11 @@ func (r *Root) printWorkspace(ws codersdk.Workspace) error {
 		{"Template:", fmt.Sprintf("%s (version %s)", ws.TemplateName, version)},
 		{"Status:", string(b.Status)},
 		{"Latest build:", fmt.Sprintf("#%d %s by %s, %s (job %s)", b.BuildNumber, b.Transition, b.InitiatorUsername, relativeTime(b.CreatedAt), b.Job.Status)},
+	}
+	if in := stopsIn(ws, time.Now()); in != "" {
+		summary = append(summary, []string{"Autostop:", fmt.Sprintf("stops %s, at %s (after %s)", in, formatTime(*b.Deadline), formatTTL(ws.TTLMillis))})
+	} else if b.Reason == codersdk.BuildReasonAutostop {
+		summary = append(summary, []string{"Autostop:", "stopped automatically (autostop)"})
 	}
 	if b.Job.Error != "" {
 		summary = append(summary, []string{"Error:", firstLine(b.Job.Error)})

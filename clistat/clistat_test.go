@@ -13,7 +13,7 @@ import (
 )
 
 // fixture copies testdata/name into a temporary root and returns a Statter
-// over it whose Wait advances a fake clock by the interval and writes the
+// over it whose Wait advances a fake clock by a second and writes the
 // second CPU sample (after: path -> content).
 func fixture(t *testing.T, name string, after map[string]string) *Statter {
 	t.Helper()
@@ -26,7 +26,8 @@ func fixture(t *testing.T, name string, after map[string]string) *Statter {
 		Now:    func() time.Time { return now },
 		Wait: func(_ context.Context, d time.Duration) error {
 			require.Equal(t, DefaultInterval, d)
-			now = now.Add(d)
+			// The fixtures' second samples are one second of use.
+			now = now.Add(time.Second)
 			for p, content := range after {
 				require.NoError(t, os.WriteFile(filepath.Join(root, p), []byte(content), 0o600))
 			}

@@ -13,9 +13,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// DefaultInterval is the time between the two CPU samples, as the
-// incumbent's `coder stat cpu` takes them.
-const DefaultInterval = time.Second
+// DefaultInterval is the time between the two CPU samples. Templates run
+// `coder stat cpu` as agent metadata with a 1 s timeout (the incumbent's
+// published examples do), so sampling plus process start must stay well
+// under a second on a busy machine; 100 ms still resolves a single busy
+// core to 1%.
+const DefaultInterval = 100 * time.Millisecond
 
 // Statter measures the machine (or container) it runs on.
 type Statter struct {
@@ -117,7 +120,10 @@ func (s *Statter) cgroupCPU(ctx context.Context, cg cgroups, first cgroupCPU) (R
 	}
 	r := Result{Unit: "cores", Total: ptr(total)}
 	if elapsed > 0 && second.usageSeconds >= first.usageSeconds {
-		r.Used = (second.usageSeconds - first.usageSeconds) / elapsed
+		// Accounting and the clock are read at slightly different
+		// moments: a saturated container can come out a little above its
+		// limit, which would only confuse.
+		r.Used = min((second.usageSeconds-first.usageSeconds)/elapsed, total)
 	}
 	return r, nil
 }

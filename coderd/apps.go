@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -149,6 +150,9 @@ func (r appResolver) Resolve(ctx context.Context, token string, req workspaceapp
 	if actor != nil {
 		tok.UserID = actor.User.ID
 	}
+	// Opening an app is use of the workspace (again at each app token's
+	// renewal while the app stays in use).
+	r.api.bumpActivity(ctx, ws.ID)
 	return tok, nil
 }
 
@@ -229,4 +233,13 @@ func (r appResolver) allowed(actor *httpmw.Actor, ws database.Workspace, share s
 	default:
 		return false
 	}
+}
+
+// appTickets keeps redeemed subdomain sign-in tickets in the database, so
+// a ticket works once across every replica.
+type appTickets struct{ db *database.Store }
+
+// UseTicket implements workspaceapps.TicketStore.
+func (a appTickets) UseTicket(ctx context.Context, nonce string, expiry, now time.Time) (bool, error) {
+	return a.db.UseAppTicketNonce(ctx, nonce, expiry, now)
 }

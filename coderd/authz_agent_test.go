@@ -39,15 +39,26 @@ const (
 	agentOldBuild  agentCaller = "old-build-token"
 	agentDeletedWS agentCaller = "deleted-workspace-token"
 	agentCurrent   agentCaller = "current-token"
+	// agentStopping is the agent of a build whose stop build is running:
+	// it may still make its shutdown reports, nothing else.
+	agentStopping agentCaller = "stopping-build-token"
 )
 
-var agentCallers = []agentCaller{agentNoToken, agentNotUUID, agentUnknown, agentSession, agentOldBuild, agentDeletedWS, agentCurrent}
+var agentCallers = []agentCaller{agentNoToken, agentNotUUID, agentUnknown, agentSession, agentOldBuild, agentDeletedWS, agentCurrent, agentStopping}
+
+// agentShutdownRoutes are the routes the stopping agent may call: its stop
+// scripts' output and results, and its lifecycle.
+var agentShutdownRoutes = map[string]bool{
+	"/api/v2/workspaceagents/me/report-lifecycle": true,
+	"/api/v2/workspaceagents/me/logs":             true,
+	"/api/v2/workspaceagents/me/script-completed": true,
+}
 
 // agentRefusal is the message each refused caller gets, proving the right
 // check refused it.
 var agentRefusal = map[agentCaller]string{
 	agentNoToken: "Invalid agent token.", agentNotUUID: "Invalid agent token.", agentUnknown: "Invalid agent token.",
-	agentSession: "Invalid agent token.", agentOldBuild: "old build", agentDeletedWS: "old build",
+	agentSession: "Invalid agent token.", agentOldBuild: "old build", agentDeletedWS: "old build", agentStopping: "old build",
 }
 
 // agentRow is one agent route: every caller but the current agent gets
@@ -69,18 +80,22 @@ var agentMatrix = []agentRow{
 	{"report listening ports", "POST", "/api/v2/workspaceagents/me/listening-ports", codersdk.ListeningPortsResponse{Ports: []codersdk.ListeningPort{{ProcessName: "sshd", Network: "tcp", Port: 22}}}, false, 204},
 	{"report app health", "POST", "/api/v2/workspaceagents/me/app-health", codersdk.PostWorkspaceAppHealthsRequest{Healths: map[string]codersdk.WorkspaceAppHealth{}}, false, 204},
 	{"report metadata", "POST", "/api/v2/workspaceagents/me/metadata", codersdk.PostAgentMetadataRequest{Metadata: []codersdk.AgentMetadataReport{}}, false, 204},
+	{"report script completed", "POST", "/api/v2/workspaceagents/me/script-completed", codersdk.PostAgentScriptCompletedRequest{ScriptIndex: 0, DisplayName: "Startup Script",
+		Stage: codersdk.AgentScriptStageStart, StartedAt: time.Unix(1e9, 0), EndedAt: time.Unix(1e9+1, 0), Status: codersdk.AgentScriptStatusOK}, false, 204},
 	{"git ssh key", "GET", "/api/v2/workspaceagents/me/gitsshkey", nil, false, 200},
 	{"coordinate", "GET", "/api/v2/workspaceagents/me/coordinate", nil, true, 101},
 }
 
 // agentFixture is a deployment with a workspace rebuilt once (so its first
-// agent token is stale) and a deleted workspace.
+// agent token is stale), a deleted workspace, and a workspace whose stop
+// build is queued (its agent is shutting down).
 type agentFixture struct {
 	srv      *coderdtest.Server
 	owner    *codersdk.Client
 	tokens   map[agentCaller]string
 	oldAgent uuid.UUID // the agent of the first build
 	current  uuid.UUID // the agent of the latest build
+	stopping uuid.UUID // the agent of the build a queued stop replaces
 }
 
 // newAgentFixture builds a workspace for the owner as a daemon would: build
@@ -95,7 +110,7 @@ func newAgentFixture(t *testing.T) *agentFixture {
 	require.NoError(t, err)
 	f := &agentFixture{srv: srv, owner: owner, tokens: map[agentCaller]string{
 		agentNoToken: "", agentNotUUID: "not-a-uuid", agentUnknown: uuid.NewString(), agentSession: owner.SessionToken(),
-		agentOldBuild: uuid.NewString(), agentDeletedWS: uuid.NewString(), agentCurrent: uuid.NewString(),
+		agentOldBuild: uuid.NewString(), agentDeletedWS: uuid.NewString(), agentCurrent: uuid.NewString(), agentStopping: uuid.NewString(),
 	}}
 	agentOf := func(id uuid.UUID) uuid.UUID {
 		ws, err := owner.Workspace(ctx, id)
@@ -109,7 +124,11 @@ func newAgentFixture(t *testing.T) *agentFixture {
 	f.oldAgent = agentOf(ws.ID)
 	b, err := owner.CreateWorkspaceBuild(ctx, ws.ID, codersdk.CreateWorkspaceBuildRequest{Transition: codersdk.WorkspaceTransitionStart})
 	require.NoError(t, err)
-	coderdtest.CompleteBuild(t, daemon, b.ID, f.tokens[agentCurrent])
+	// The current agent has a script, for the script-completed row.
+	coderdtest.CompleteBuildWith(t, daemon, b.ID, []codersdk.ProvisionerResource{{Name: "box", Type: "docker_container", Agents: []codersdk.ProvisionerAgent{{
+		Name: "main", Token: f.tokens[agentCurrent], Auth: "token", OS: "linux", Arch: "amd64",
+		Scripts: []codersdk.ProvisionerScript{{DisplayName: "Startup Script", Script: "true", RunOnStart: true}},
+	}}}})
 	f.current = agentOf(ws.ID)
 	require.NotEqual(t, f.oldAgent, f.current)
 
@@ -119,6 +138,18 @@ func newAgentFixture(t *testing.T) *agentFixture {
 	b, err = owner.CreateWorkspaceBuild(ctx, gone.ID, codersdk.CreateWorkspaceBuildRequest{Transition: codersdk.WorkspaceTransitionDelete})
 	require.NoError(t, err)
 	coderdtest.CompleteBuild(t, daemon, b.ID, uuid.NewString())
+
+	// Last, as no daemon takes its stop build.
+	stopping, err := owner.CreateUserWorkspace(ctx, codersdk.Me, codersdk.CreateWorkspaceRequest{TemplateID: tmpl.ID, Name: "stopping"})
+	require.NoError(t, err)
+	// Its agent has the script the script-completed row reports.
+	coderdtest.CompleteBuildWith(t, daemon, stopping.LatestBuild.ID, []codersdk.ProvisionerResource{{Name: "box", Type: "docker_container", Agents: []codersdk.ProvisionerAgent{{
+		Name: "main", Token: f.tokens[agentStopping], Auth: "token", OS: "linux", Arch: "amd64",
+		Scripts: []codersdk.ProvisionerScript{{DisplayName: "Startup Script", Script: "true", RunOnStart: true}},
+	}}}})
+	f.stopping = agentOf(stopping.ID)
+	_, err = owner.CreateWorkspaceBuild(ctx, stopping.ID, codersdk.CreateWorkspaceBuildRequest{Transition: codersdk.WorkspaceTransitionStop})
+	require.NoError(t, err)
 	return f
 }
 
@@ -139,8 +170,8 @@ func TestAuthzAgentMatrix(t *testing.T) {
 						} else {
 							res = call(ctx, t, f.srv, row.method, row.route, f.tokens[c], row.body)
 						}
-						if c == agentCurrent {
-							require.Equal(t, row.ok, res.status, "%s %s: %s", row.method, row.route, res.body)
+						if c == agentCurrent || (c == agentStopping && agentShutdownRoutes[row.route]) {
+							require.Equal(t, row.ok, res.status, "%s %s as %s: %s", row.method, row.route, c, res.body)
 							return
 						}
 						require.Equal(t, http.StatusUnauthorized, res.status, "%s %s as %s: %s", row.method, row.route, c, res.body)

@@ -291,6 +291,15 @@ func stopBody(*provFixture, caller) any {
 	return codersdk.CreateWorkspaceBuildRequest{Transition: codersdk.WorkspaceTransitionStop}
 }
 
+func ttlBody(*provFixture, caller) any {
+	ms := time.Hour.Milliseconds()
+	return codersdk.UpdateWorkspaceTTLRequest{TTLMillis: &ms}
+}
+
+func extendBody(*provFixture, caller) any {
+	return codersdk.PutExtendWorkspaceRequest{Deadline: time.Now().Add(2 * time.Hour)}
+}
+
 func workspaceBody(f *provFixture, _ caller) any {
 	return codersdk.CreateWorkspaceRequest{TemplateID: f.tmpl.ID, Name: f.name("ws")}
 }
@@ -389,6 +398,16 @@ var provisioningMatrix = []provRow{
 	{"build my workspace", "POST", "/api/v2/workspaces/{workspace}/builds", atWith(wsPath, myBuildWS, "/builds", stopBody), authed(201, 201, 201, 201, 201)},
 	{"build their workspace", "POST", "/api/v2/workspaces/{workspace}/builds", atWith(wsPath, theirBuildWS, "/builds", stopBody), authed(404, 404, 403, 404, 201)},
 	{"build a missing workspace", "POST", "/api/v2/workspaces/{workspace}/builds", atWith(wsPath, lit(missingID), "/builds", stopBody), authed(404, 404, 404, 404, 404)},
+	// Autostop ttl: whoever may update the workspace (template admins
+	// read every workspace but change none of others').
+	{"set my workspace's ttl", "PUT", "/api/v2/workspaces/{workspace}/ttl", atWith(wsPath, myWS, "/ttl", ttlBody), authed(204, 204, 204, 204, 204)},
+	{"set their workspace's ttl", "PUT", "/api/v2/workspaces/{workspace}/ttl", atWith(wsPath, theirWS, "/ttl", ttlBody), authed(404, 404, 403, 404, 204)},
+	{"set a missing workspace's ttl", "PUT", "/api/v2/workspaces/{workspace}/ttl", atWith(wsPath, lit(missingID), "/ttl", ttlBody), authed(404, 404, 404, 404, 404)},
+	// The fixture's workspaces run without autostop: who gets through is
+	// told there is no stop to extend (409).
+	{"extend my workspace", "PUT", "/api/v2/workspaces/{workspace}/extend", atWith(wsPath, myBuildWS, "/extend", extendBody), authed(409, 409, 409, 409, 409)},
+	{"extend their workspace", "PUT", "/api/v2/workspaces/{workspace}/extend", atWith(wsPath, theirBuildWS, "/extend", extendBody), authed(404, 404, 403, 404, 409)},
+	{"extend a missing workspace", "PUT", "/api/v2/workspaces/{workspace}/extend", atWith(wsPath, lit(missingID), "/extend", extendBody), authed(404, 404, 404, 404, 404)},
 
 	{"read my build", "GET", "/api/v2/workspacebuilds/{workspacebuild}", at(buildsPath, myBuild, ""), authed(200, 200, 200, 200, 200)},
 	{"read their build", "GET", "/api/v2/workspacebuilds/{workspacebuild}", at(buildsPath, theirBuild, ""), authed(404, 404, 200, 404, 200)},

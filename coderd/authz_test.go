@@ -269,6 +269,7 @@ var authzMatrix = []authzRow{
 	}, authed(404, 404, 404, 404, 404)},
 	{"audit log", "GET", "/api/v2/audit", fixed("/api/v2/audit"), authed(404, 404, 404, 200, 200)},
 	{"health details", "GET", "/api/v2/debug/health", fixed("/api/v2/debug/health"), authed(404, 404, 404, 200, 200)},
+	{"replicas", "GET", "/api/v2/replicas", fixed("/api/v2/replicas"), authed(404, 404, 404, 200, 200)},
 	{"my organization", "GET", "/api/v2/organizations/{organization}", func(_ context.Context, _ *testing.T, f *authzFixture, _ codersdk.User) (string, any) {
 		return "/api/v2/organizations/" + f.org.String(), nil
 	}, authed(200, 200, 200, 200, 200)},

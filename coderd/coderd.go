@@ -26,20 +26,25 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/opencoder/coder/buildinfo"
+	"github.com/opencoder/coder/coderd/autostop"
 	"github.com/opencoder/coder/coderd/database"
 	"github.com/opencoder/coder/coderd/httpapi"
 	"github.com/opencoder/coder/coderd/httpmw"
 	"github.com/opencoder/coder/coderd/provisionerdserver"
 	"github.com/opencoder/coder/coderd/pubsub"
+	"github.com/opencoder/coder/coderd/replicasync"
 	"github.com/opencoder/coder/coderd/servertailnet"
 	"github.com/opencoder/coder/coderd/userpassword"
 	"github.com/opencoder/coder/coderd/workspaceapps"
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/tailnet"
 )
 
 // Options configure the API. DB and AccessURL are required.
@@ -108,6 +113,20 @@ type Options struct {
 	// a stuck database cannot pin their goroutines forever; zero means
 	// DefaultDetachedWriteTimeout.
 	DetachedWriteTimeout time.Duration
+	// AutostopTick is how often the lifecycle executor looks for running
+	// workspaces past their deadline; zero means autostop.DefaultTick
+	// (a minute).
+	AutostopTick time.Duration
+	// PrometheusRegistry receives coderd's metrics (API requests, builds,
+	// provisioner jobs, agents, pubsub); nil means no metrics. It is the
+	// caller's, not the global registry, so tests and several APIs in one
+	// process never collide.
+	PrometheusRegistry *prometheus.Registry
+	// Replicas is this process's entry in the replicas registry, which
+	// GET /api/v2/replicas lists; the server command starts it before the
+	// DERP mesh that follows it. Nil: New starts one with the defaults (no
+	// relay address, the default heartbeat) and Close stops it.
+	Replicas *replicasync.Manager
 }
 
 // DefaultDetachedWriteTimeout is the default Options.DetachedWriteTimeout:
@@ -128,6 +147,26 @@ type API struct {
 	router        chi.Router
 	// apps proxies workspace apps (nil without a tailnet).
 	apps *workspaceapps.Server
+	// autostop stops workspaces past their deadline (nil until New has
+	// started it).
+	autostop *autostop.Executor
+	// metricsMW records API request metrics (nil without
+	// Options.PrometheusRegistry).
+	metricsMW func(http.Handler) http.Handler
+	// metrics are the API's own gauges (nil without a registry).
+	metrics *apiMetrics
+	// replicaSync is Options.Replicas or the one New started (then
+	// ownReplicaSync, and Close stops it).
+	replicaSync    *replicasync.Manager
+	ownReplicaSync bool
+	// derp is Options.DERPHandler behind the fence that closes it while
+	// this replica is cut off from the registry (nil without a relay);
+	// unwatchCutOff stops the fence's OnCutOff callback.
+	derp          *derpFence
+	unwatchCutOff func()
+	// draining makes /healthz fail while the server, stopping, still
+	// serves: see Drain.
+	draining atomic.Bool
 }
 
 // New builds the API and its routes and starts its background loops; Close
@@ -166,11 +205,18 @@ func New(ctx context.Context, opts Options) (*API, error) {
 	if opts.DB == nil || opts.Pubsub == nil || opts.AccessURL == nil {
 		return nil, errors.New("coderd: DB, Pubsub and AccessURL are required")
 	}
+	var provMetrics *provisionerdserver.Metrics
+	if opts.PrometheusRegistry != nil {
+		var err error
+		if provMetrics, err = provisionerdserver.NewMetrics(opts.PrometheusRegistry, opts.DB); err != nil {
+			return nil, err
+		}
+	}
 	prov, err := provisionerdserver.New(ctx, provisionerdserver.Options{
 		DB: opts.DB, Pubsub: opts.Pubsub, Logger: opts.Logger, Now: opts.Now, AccessURL: opts.AccessURL,
 		PSK: opts.ProvisionerPSK, BuiltinPSK: opts.BuiltinProvisionerPSK,
 		HeartbeatTimeout: opts.HeartbeatTimeout, ReapInterval: opts.ReapInterval, AcquirePollInterval: opts.AcquirePollInterval,
-		DetachedWriteTimeout: opts.DetachedWriteTimeout,
+		DetachedWriteTimeout: opts.DetachedWriteTimeout, Metrics: provMetrics,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start provisioner server: %w", err)
@@ -180,12 +226,39 @@ func New(ctx context.Context, opts Options) (*API, error) {
 		_ = prov.Close()
 		return nil, fmt.Errorf("start server tailnet: %w", err)
 	}
-	api := &API{opts: opts, provisioners: prov, serverTailnet: stn}
+	api := &API{opts: opts, provisioners: prov, serverTailnet: stn, replicaSync: opts.Replicas}
 	fail := func(err error) (*API, error) {
 		return nil, errors.Join(err, api.Close())
 	}
+	if api.replicaSync == nil {
+		api.replicaSync, err = replicasync.New(ctx, opts.DB, opts.Pubsub, replicasync.Options{RegionID: tailnet.EmbeddedRegionID, Logger: opts.Logger.With("component", "replicas")})
+		if err != nil {
+			return fail(fmt.Errorf("register replica: %w", err))
+		}
+		api.ownReplicaSync = true
+	}
+	if opts.DERPHandler != nil {
+		api.derp = newDERPFence(opts.DERPHandler, api.replicaSync.CutOff)
+		api.unwatchCutOff = api.replicaSync.OnCutOff(api.derp.closeAll)
+	}
+	if opts.PrometheusRegistry != nil {
+		if api.metricsMW, err = httpmw.Prometheus(opts.PrometheusRegistry); err != nil {
+			return fail(err)
+		}
+		if api.metrics, err = newAPIMetrics(opts.PrometheusRegistry); err != nil {
+			return fail(err)
+		}
+		if err := opts.PrometheusRegistry.Register(opts.Pubsub); err != nil {
+			return fail(fmt.Errorf("register pubsub metrics: %w", err))
+		}
+	}
 	if api.apps, err = api.newAppsServer(ctx); err != nil {
 		return fail(fmt.Errorf("start workspace apps: %w", err))
+	}
+	if api.autostop, err = autostop.New(ctx, autostop.Options{
+		DB: opts.DB, Logger: opts.Logger, Now: opts.Now, Tick: opts.AutostopTick, QueueStop: api.queueAutostop, Stopped: api.auditAutostop,
+	}); err != nil {
+		return fail(fmt.Errorf("start autostop: %w", err))
 	}
 	api.router = api.routes()
 	if api.handler, err = api.mountBrowser(api.router); err != nil {
@@ -194,11 +267,33 @@ func New(ctx context.Context, opts Options) (*API, error) {
 	return api, nil
 }
 
-// Close stops the background loops (the job queue's) and the web
-// terminals with coderd's tailnet node, and waits for them. Idempotent.
+// Close stops the background loops (the job queue's, autostop's, the
+// replica heartbeat New started) and the web terminals with coderd's
+// tailnet node, and waits for them.
+// Idempotent.
 func (api *API) Close() error {
-	return errors.Join(api.closeServerTailnet(), api.provisioners.Close())
+	var stopAutostop, stopReplica error
+	if api.unwatchCutOff != nil {
+		api.unwatchCutOff()
+	}
+	if api.autostop != nil {
+		stopAutostop = api.autostop.Close()
+	}
+	if api.ownReplicaSync {
+		stopReplica = api.replicaSync.Close()
+	}
+	return errors.Join(stopAutostop, api.closeServerTailnet(), api.provisioners.Close(), stopReplica)
 }
+
+// Drain makes /healthz answer 503 from now on while every other route
+// serves as before: a stopping server calls it first, so that a load
+// balancer's health checks take it out of the pool while it still accepts
+// connections, rather than learning of it from refused connections and
+// cut requests once it stops listening.
+func (api *API) Drain() { api.draining.Store(true) }
+
+// Autostop is the lifecycle executor, for tests that run a pass directly.
+func (api *API) Autostop() *autostop.Executor { return api.autostop }
 
 // AgentInitScripts returns the agent bootstrap scripts templates receive,
 // per "<os>_<arch>" (see provisionerdserver.AgentInitScripts).
@@ -221,6 +316,9 @@ func (api *API) detached(ctx context.Context) (context.Context, context.CancelFu
 func (api *API) routes() chi.Router {
 	log := api.opts.Logger
 	r := chi.NewRouter()
+	if api.metricsMW != nil {
+		r.Use(api.metricsMW)
+	}
 	r.Use(httpmw.RequestID, httpmw.Recover(log), httpmw.Logger(log), httpmw.ValidText, func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set(codersdk.BuildVersionHeader, buildinfo.Version())
@@ -236,9 +334,9 @@ func (api *API) routes() chi.Router {
 	r.Get("/healthz", api.healthz)
 	r.Get("/bin/{name}", api.agentBinary)
 	r.Get("/derp/latency-check", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-	if api.opts.DERPHandler != nil {
-		r.Handle("/derp", api.opts.DERPHandler)
-		r.Handle("/derp/*", api.opts.DERPHandler)
+	if api.derp != nil {
+		r.Handle("/derp", api.derp)
+		r.Handle("/derp/*", api.derp)
 	}
 
 	auth := httpmw.ExtractAPIKey(api.apiKeyOptions())
@@ -266,6 +364,7 @@ func (api *API) routes() chi.Router {
 			r.Post("/listening-ports", api.postAgentListeningPorts)
 			r.Post("/app-health", api.postAgentAppHealth)
 			r.Post("/metadata", api.postAgentMetadata)
+			r.Post("/script-completed", api.postAgentScriptCompleted)
 			r.Get("/gitsshkey", api.agentGitSSHKey)
 			r.Get("/coordinate", api.agentCoordinate)
 		})
@@ -304,6 +403,7 @@ func (api *API) routes() chi.Router {
 		r.Group(func(r chi.Router) {
 			r.Use(auth)
 			r.Get("/debug/health", api.debugHealth)
+			r.Get("/replicas", api.replicas)
 			r.Get("/applications/host", api.appHost)
 			r.Get("/audit", api.auditLogs)
 			r.Post("/files", api.postFile)
@@ -357,6 +457,8 @@ func (api *API) routes() chi.Router {
 				r.Get("/", api.workspace)
 				r.Get("/builds", api.workspaceBuilds)
 				r.Post("/builds", api.postWorkspaceBuild)
+				r.Put("/ttl", api.putWorkspaceTTL)
+				r.Put("/extend", api.putExtendWorkspace)
 			})
 			r.Route("/workspacebuilds/{workspacebuild}", func(r chi.Router) {
 				r.Use(api.extractBuildParam)
@@ -384,6 +486,10 @@ func (api *API) routes() chi.Router {
 // anyone may call it. The cause of a failure is logged, and shown to those
 // allowed by /api/v2/debug/health.
 func (api *API) healthz(w http.ResponseWriter, r *http.Request) {
+	if api.draining.Load() {
+		httpapi.Error(w, http.StatusServiceUnavailable, "Shutting down.")
+		return
+	}
 	if err := api.opts.DB.Ping(r.Context()); err != nil {
 		api.opts.Logger.WarnContext(r.Context(), "health check: database unreachable", "error", err)
 		httpapi.Error(w, http.StatusServiceUnavailable, "Database unreachable.")

@@ -32,8 +32,8 @@ func (api *API) newAppsServer(ctx context.Context) (*workspaceapps.Server, error
 	return workspaceapps.New(workspaceapps.Options{
 		Keys: keys, Resolver: appResolver{api: api}, Dialer: tailnetDialer{s: api.serverTailnet},
 		AccessURL: api.opts.AccessURL, Wildcard: api.opts.WildcardAccessURL, DisablePathApps: api.opts.DisablePathApps,
-		SecureCookies: api.opts.AccessURL.Scheme == "https",
-		Logger:        api.opts.Logger.With("component", "workspaceapps"), Now: api.opts.Now,
+		SecureCookies: api.opts.AccessURL.Scheme == "https", Tickets: appTickets{db: api.opts.DB},
+		Logger: api.opts.Logger.With("component", "workspaceapps"), Now: api.opts.Now,
 	})
 }
 

@@ -45,4 +45,19 @@ func TestHealthz(t *testing.T) {
 		require.Empty(t, out.Detail, "anonymous callers get no error text")
 		require.NotContains(t, string(res.body), "closed")
 	})
+	// A stopping server drains: /healthz fails, so a load balancer takes
+	// it out of its pool, while the API still answers (in-flight and new
+	// requests that reach it before the balancer notices).
+	t.Run("draining", func(t *testing.T) {
+		t.Parallel()
+		client, srv := coderdtest.New(t, nil)
+		coderdtest.CreateFirstUser(t, client)
+		ctx := testutil.Context(t, testutil.WaitShort)
+		srv.API.Drain()
+		res := call(ctx, t, srv, http.MethodGet, "/healthz", "", nil)
+		require.Equal(t, http.StatusServiceUnavailable, res.status)
+		require.Equal(t, "Shutting down.", res.response(t).Message)
+		_, err := client.User(ctx, codersdk.Me)
+		require.NoError(t, err, "the API serves while draining")
+	})
 }

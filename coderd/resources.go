@@ -39,25 +39,13 @@ func (api *API) resourcesForJobs(ctx context.Context, jobIDs []uuid.UUID) (map[u
 	if err != nil {
 		return nil, err
 	}
-	healths, err := api.appHealthsOf(ctx, agents)
-	if err != nil {
-		return nil, err
-	}
-	metadata, err := api.agentMetadataOf(ctx, agents)
+	converted, err := api.convertAgents(ctx, agents)
 	if err != nil {
 		return nil, err
 	}
 	byRes := map[uuid.UUID][]codersdk.WorkspaceAgent{}
-	for _, a := range agents {
-		ca, err := api.convertAgent(a)
-		if err != nil {
-			return nil, err
-		}
-		applyAppHealths(ca.Apps, healths[a.ID])
-		if err := api.applyAgentMetadata(&ca, a, metadata[a.ID]); err != nil {
-			return nil, err
-		}
-		byRes[a.ResourceID] = append(byRes[a.ResourceID], ca)
+	for i, a := range agents {
+		byRes[a.ResourceID] = append(byRes[a.ResourceID], converted[i])
 	}
 	out := map[uuid.UUID][]codersdk.WorkspaceResource{}
 	for _, id := range jobIDs {
@@ -83,7 +71,40 @@ func decodeAgentSpec(a database.WorkspaceAgent) (provisionerdserver.AgentSpec, e
 	return spec, err
 }
 
-func (api *API) convertAgent(a database.WorkspaceAgent) (codersdk.WorkspaceAgent, error) {
+// convertAgents converts agents with what is stored beside them (app
+// health, metadata results, script runs): one query each for all agents,
+// so a page of workspaces costs the same few queries however many agents
+// it holds. The answer is in the order of agents.
+func (api *API) convertAgents(ctx context.Context, agents []database.WorkspaceAgent) ([]codersdk.WorkspaceAgent, error) {
+	healths, err := api.appHealthsOf(ctx, agents)
+	if err != nil {
+		return nil, err
+	}
+	metadata, err := api.agentMetadataOf(ctx, agents)
+	if err != nil {
+		return nil, err
+	}
+	runs, err := api.agentScriptRunsOf(ctx, agents)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]codersdk.WorkspaceAgent, 0, len(agents))
+	for _, a := range agents {
+		ca, err := api.convertAgent(a, runs[a.ID])
+		if err != nil {
+			return nil, err
+		}
+		applyAppHealths(ca.Apps, healths[a.ID])
+		if err := api.applyAgentMetadata(&ca, a, metadata[a.ID]); err != nil {
+			return nil, err
+		}
+		out = append(out, ca)
+	}
+	return out, nil
+}
+
+// convertAgent converts one agent row; runs are its latest script runs.
+func (api *API) convertAgent(a database.WorkspaceAgent, runs map[int]database.AgentScriptRun) (codersdk.WorkspaceAgent, error) {
 	spec, err := decodeAgentSpec(a)
 	if err != nil {
 		return codersdk.WorkspaceAgent{}, err
@@ -95,10 +116,12 @@ func (api *API) convertAgent(a database.WorkspaceAgent) (codersdk.WorkspaceAgent
 		EnvironmentVariables: spec.Env, Version: a.Version, ConnectionTimeout: spec.ConnectionTimeoutSeconds,
 		TroubleshootingURL: spec.TroubleshootingURL,
 		Apps:               make([]codersdk.WorkspaceApp, 0, len(spec.Apps)),
+		DisplayApps:        codersdk.DisplayAppList(spec.DisplayApps),
 	}
 	for _, app := range spec.Apps {
 		ca.Apps = append(ca.Apps, codersdk.AppFromProvisioner(a.ID, app))
 	}
+	applyAgentScripts(&ca, spec, runs)
 	now := api.now()
 	timeout := time.Duration(spec.ConnectionTimeoutSeconds) * time.Second
 	switch {

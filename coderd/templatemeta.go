@@ -49,6 +49,10 @@ func (api *API) patchTemplateMeta(w http.ResponseWriter, r *http.Request) {
 	if req.AllowUserCancelWorkspaceJobs != nil {
 		next.AllowUserCancelWorkspaceJobs = *req.AllowUserCancelWorkspaceJobs
 	}
+	if req.DefaultTTLMillis != nil {
+		validTTL(&v, "default_ttl_ms", *req.DefaultTTLMillis)
+		next.DefaultTTLMillis = *req.DefaultTTLMillis
+	}
 	if !v.OK() {
 		httpapi.Validation(w, "Invalid template settings.", v.Errors())
 		return
@@ -68,6 +72,7 @@ func (api *API) patchTemplateMeta(w http.ResponseWriter, r *http.Request) {
 		"name": {t.Name, updated.Name}, "display_name": {t.DisplayName, updated.DisplayName}, "description": {t.Description, updated.Description},
 		"icon": {t.Icon, updated.Icon}, "require_active_version": {t.RequireActiveVersion, updated.RequireActiveVersion},
 		"allow_user_cancel_workspace_jobs": {t.AllowUserCancelWorkspaceJobs, updated.AllowUserCancelWorkspaceJobs},
+		"default_ttl_ms":                   {t.DefaultTTLMillis, updated.DefaultTTLMillis},
 	} {
 		if c[0] != c[1] {
 			diff[k] = map[string]any{"old": c[0], "new": c[1]}

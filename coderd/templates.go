@@ -65,6 +65,7 @@ func (api *API) postTemplate(w http.ResponseWriter, r *http.Request) {
 	if req.VersionID == uuid.Nil {
 		v.Add("template_version_id", "is required")
 	}
+	validTTL(&v, "default_ttl_ms", req.DefaultTTLMillis)
 	if !v.OK() {
 		httpapi.Validation(w, "Invalid template.", v.Errors())
 		return
@@ -97,7 +98,7 @@ func (api *API) postTemplate(w http.ResponseWriter, r *http.Request) {
 		var err error
 		t, err = tx.InsertTemplate(ctx, database.Template{
 			ID: uuid.New(), OrganizationID: org.ID, Name: req.Name, DisplayName: req.DisplayName, Description: req.Description,
-			Icon: req.Icon, ActiveVersionID: version.ID, CreatedBy: actor.User.ID, CreatedAt: api.now(),
+			Icon: req.Icon, ActiveVersionID: version.ID, CreatedBy: actor.User.ID, CreatedAt: api.now(), DefaultTTLMillis: req.DefaultTTLMillis,
 		})
 		if err != nil {
 			return err
@@ -268,6 +269,7 @@ func (api *API) convertTemplates(ctx context.Context, ts []database.Template) ([
 			DisplayName: t.DisplayName, Provisioner: "terraform", ActiveVersionID: t.ActiveVersionID, ActiveUserCount: counts[t.ID],
 			Description: t.Description, Icon: t.Icon, CreatedByID: t.CreatedBy,
 			RequireActiveVersion: t.RequireActiveVersion, AllowUserCancelWorkspaceJobs: t.AllowUserCancelWorkspaceJobs,
+			DefaultTTLMillis: t.DefaultTTLMillis,
 		}
 		switch org, err := api.opts.DB.GetOrganizationByID(ctx, t.OrganizationID); {
 		case err == nil:

@@ -144,6 +144,8 @@ func (api *API) workspaceAgentPTY(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer done()
+	stopActive := api.keepActive(ctx, userAgentParam(r).Workspace.ID)
+	defer stopActive()
 	bridgePTY(ctx, ws, nc, api.opts.Logger.With("agent_id", agentID))
 }
 

@@ -240,7 +240,6 @@ func TestWorkspaceAgentPTYPolicies(t *testing.T) {
 func TestWorkspaceAgentPTYRefusals(t *testing.T) {
 	t.Parallel()
 	d := newPTYDeployment(t, nil)
-	ctx := testutil.Context(t, testutil.WaitLong)
 	base := "/api/v2/workspaceagents/" + d.agentID.String()
 	good := "reconnect=" + uuid.NewString() + "&width=80&height=24"
 
@@ -258,6 +257,7 @@ func TestWorkspaceAgentPTYRefusals(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			ctx := testutil.Context(t, testutil.WaitLong) // its own: parallel subtests may wait for a slot
 			res := call(ctx, t, d.srv, http.MethodGet, base+"/pty?"+tc.query, d.owner.SessionToken(), nil)
 			require.Equal(t, http.StatusBadRequest, res.status, "%s", res.body)
 			resp := res.response(t)
@@ -270,6 +270,7 @@ func TestWorkspaceAgentPTYRefusals(t *testing.T) {
 	// The agent never connected: a clear refusal, before any upgrade.
 	t.Run("agent not connected", func(t *testing.T) {
 		t.Parallel()
+		ctx := testutil.Context(t, testutil.WaitLong)
 		res := call(ctx, t, d.srv, http.MethodGet, base+"/pty?"+good, d.owner.SessionToken(), nil)
 		require.Equal(t, http.StatusConflict, res.status, "%s", res.body)
 		require.Equal(t, "The agent is not connected.", res.response(t).Message)

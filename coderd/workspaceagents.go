@@ -36,7 +36,9 @@ const agentLogLimit = 1 << 20
 type agentCtxKey struct{}
 
 // extractAgent authenticates a workspace agent by its token. Only agents of
-// a workspace's latest build, of a workspace that is not deleted, pass.
+// a workspace's latest build, of a workspace that is not deleted, pass, and
+// the agent of the build before while the build that replaces it runs, for
+// its shutdown reports (agentStopping).
 func (api *API) extractAgent(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -65,8 +67,15 @@ func (api *API) extractAgent(next http.Handler) http.Handler {
 			return
 		}
 		if ac.Workspace.Deleted || latest.ID != ac.Build.ID {
-			httpapi.Error(w, http.StatusUnauthorized, "This agent belongs to an old build of the workspace.", "The workspace was rebuilt or deleted; this agent should exit.")
-			return
+			stopping, err := api.agentStopping(ctx, r, ac, latest)
+			if err != nil {
+				httpapi.InternalError(w, r, api.opts.Logger, "look up the stopping build", err)
+				return
+			}
+			if !stopping {
+				httpapi.Error(w, http.StatusUnauthorized, "This agent belongs to an old build of the workspace.", "The workspace was rebuilt or deleted; this agent should exit.")
+				return
+			}
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, agentCtxKey{}, ac)))
 	})
@@ -209,6 +218,12 @@ func (api *API) postAgentStats(w http.ResponseWriter, r *http.Request) {
 		httpapi.InternalError(w, r, api.opts.Logger, "store stats", err)
 		return
 	}
+	for _, n := range req.SessionCountByType {
+		if n > 0 { // someone is connected: the workspace is in use
+			api.bumpActivity(r.Context(), agentFrom(r).Workspace.ID)
+			break
+		}
+	}
 	httpapi.Write(w, http.StatusOK, codersdk.AgentStatsResponse{ReportIntervalSeconds: 30})
 }
 
@@ -241,6 +256,9 @@ func (api *API) agentCoordinate(w http.ResponseWriter, r *http.Request) {
 		httpapi.Error(w, http.StatusServiceUnavailable, "The tailnet coordinator is not running.")
 		return
 	}
+	// Counted from before the upgrade, so the gauge already includes an
+	// agent whose handshake has completed.
+	defer api.metrics.agentConnected()()
 	conn, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		return
@@ -301,26 +319,12 @@ func userAgentParam(r *http.Request) database.AgentContext {
 
 func (api *API) workspaceAgent(w http.ResponseWriter, r *http.Request) {
 	agent := userAgentParam(r).Agent
-	ca, err := api.convertAgent(agent)
+	cas, err := api.convertAgents(r.Context(), []database.WorkspaceAgent{agent})
 	if err != nil {
 		api.writeStoredError(w, r, "convert agent", err)
 		return
 	}
-	healths, err := api.appHealthsOf(r.Context(), []database.WorkspaceAgent{agent})
-	if err != nil {
-		httpapi.InternalError(w, r, api.opts.Logger, "get app healths", err)
-		return
-	}
-	applyAppHealths(ca.Apps, healths[agent.ID])
-	metadata, err := api.agentMetadataOf(r.Context(), []database.WorkspaceAgent{agent})
-	if err != nil {
-		httpapi.InternalError(w, r, api.opts.Logger, "get agent metadata", err)
-		return
-	}
-	if err := api.applyAgentMetadata(&ca, agent, metadata[agent.ID]); err != nil {
-		api.writeStoredError(w, r, "convert agent metadata", err)
-		return
-	}
+	ca := cas[0]
 	httpapi.Write(w, http.StatusOK, ca)
 }
 

@@ -331,7 +331,7 @@ func (api *API) convertBuildsOf(ctx context.Context, builds []database.Workspace
 			WorkspaceOwnerID: ws.OwnerID, WorkspaceOwnerName: readUsers[ws.OwnerID].Username, TemplateVersionID: b.TemplateVersionID,
 			BuildNumber: b.BuildNumber, Transition: codersdk.WorkspaceTransition(b.Transition), InitiatorID: b.InitiatorID,
 			InitiatorUsername: readUsers[b.InitiatorID].Username, Job: jobs[b.JobID], Reason: codersdk.BuildReason(b.Reason), Resources: resources[b.JobID],
-			TemplateVersionName: versions[b.TemplateVersionID].Name,
+			TemplateVersionName: versions[b.TemplateVersionID].Name, Deadline: b.Deadline,
 		}
 		cb.Status = workspaceStatus(b.Transition, cb.Job.Status)
 		out = append(out, cb)
@@ -380,7 +380,7 @@ func (api *API) convertWorkspaces(ctx context.Context, wss []database.Workspace)
 	out := make([]codersdk.Workspace, 0, len(wss))
 	for _, ws := range wss {
 		cw := codersdk.Workspace{ID: ws.ID, CreatedAt: ws.CreatedAt, UpdatedAt: ws.UpdatedAt, OwnerID: ws.OwnerID, OrganizationID: ws.OrganizationID,
-			TemplateID: ws.TemplateID, Name: ws.Name, LastUsedAt: ws.LastUsedAt, OwnerName: owners[ws.OwnerID].Username}
+			TemplateID: ws.TemplateID, Name: ws.Name, LastUsedAt: ws.LastUsedAt, OwnerName: owners[ws.OwnerID].Username, TTLMillis: nonZero(derefTTL(ws.TTLMillis))}
 		if t, ok := templates[ws.TemplateID]; ok {
 			cw.TemplateName, cw.TemplateActiveVersionID = t.Name, t.ActiveVersionID
 		}

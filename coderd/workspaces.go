@@ -42,6 +42,9 @@ func (api *API) postUserWorkspace(w http.ResponseWriter, r *http.Request) {
 	if req.TemplateID == uuid.Nil && req.TemplateVersionID == uuid.Nil {
 		v.Add("template_id", "is required (or template_version_id)")
 	}
+	if req.TTLMillis != nil {
+		validTTL(&v, "ttl_ms", *req.TTLMillis)
+	}
 	if !v.OK() {
 		httpapi.Validation(w, "Invalid workspace.", v.Errors())
 		return
@@ -97,7 +100,11 @@ func (api *API) postUserWorkspace(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := api.now()
-	ws := database.Workspace{ID: uuid.New(), OrganizationID: tmpl.OrganizationID, OwnerID: owner.ID, TemplateID: tmpl.ID, Name: req.Name, CreatedAt: now}
+	ttl := req.TTLMillis
+	if ttl == nil {
+		ttl = &tmpl.DefaultTTLMillis
+	}
+	ws := database.Workspace{ID: uuid.New(), OrganizationID: tmpl.OrganizationID, OwnerID: owner.ID, TemplateID: tmpl.ID, Name: req.Name, CreatedAt: now, TTLMillis: nonZero(*ttl)}
 	err = api.opts.DB.InTx(ctx, func(tx *database.Store) error {
 		var err error
 		if ws, err = tx.InsertWorkspace(ctx, ws); err != nil {

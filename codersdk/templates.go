@@ -32,6 +32,8 @@ type Template struct {
 	// AllowUserCancelWorkspaceJobs: members may cancel their workspaces'
 	// builds (template admins always may).
 	AllowUserCancelWorkspaceJobs bool `json:"allow_user_cancel_workspace_jobs"`
+	// DefaultTTLMillis is the autostop ttl new workspaces get (0: none).
+	DefaultTTLMillis int64 `json:"default_ttl_ms"`
 }
 
 // UpdateTemplateMeta changes a template's settings; a nil field is left as
@@ -43,6 +45,9 @@ type UpdateTemplateMeta struct {
 	Icon                         *string `json:"icon,omitempty"`
 	RequireActiveVersion         *bool   `json:"require_active_version,omitempty"`
 	AllowUserCancelWorkspaceJobs *bool   `json:"allow_user_cancel_workspace_jobs,omitempty"`
+	// DefaultTTLMillis changes the autostop ttl new workspaces get (0:
+	// none); existing workspaces keep theirs.
+	DefaultTTLMillis *int64 `json:"default_ttl_ms,omitempty"`
 }
 
 // UpdateTemplateMeta changes a template's settings and returns it.
@@ -58,6 +63,8 @@ type CreateTemplateRequest struct {
 	Description string    `json:"description,omitempty"`
 	Icon        string    `json:"icon,omitempty"`
 	VersionID   uuid.UUID `json:"template_version_id"`
+	// DefaultTTLMillis is the autostop ttl new workspaces get (0: none).
+	DefaultTTLMillis int64 `json:"default_ttl_ms,omitempty"`
 }
 
 // UpdateActiveTemplateVersion promotes a version.

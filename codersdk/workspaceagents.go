@@ -24,7 +24,11 @@ import (
 //   - 1.3 (2026-12): POST /workspaceagents/me/metadata, the results of the
 //     coder_agent metadata scripts (PostAgentMetadataRequest). Additive: an
 //     older agent never reports, and its metadata shows as not collected.
-const AgentAPIVersion = "1.3"
+//   - 1.4 (2026-12): POST /workspaceagents/me/script-completed, how each
+//     script run ended (PostAgentScriptCompletedRequest). Additive: an
+//     older agent never reports, its scripts show no last run, and
+//     `coder ssh` falls back to the lifecycle state.
+const AgentAPIVersion = "1.4"
 
 // AgentManifest is everything an agent needs to start.
 type AgentManifest struct {

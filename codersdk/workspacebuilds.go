@@ -50,6 +50,10 @@ type WorkspaceBuild struct {
 	Reason              BuildReason         `json:"reason"`
 	Resources           []WorkspaceResource `json:"resources"`
 	Status              WorkspaceStatus     `json:"status"`
+	// Deadline is when autostop stops the workspace (a succeeded start
+	// of a workspace with a ttl; activity moves it later); absent when
+	// none.
+	Deadline *time.Time `json:"deadline,omitempty"`
 }
 
 // CreateWorkspaceBuildRequest queues a build.
@@ -133,6 +137,16 @@ type WorkspaceAgent struct {
 	// Metadata is the agent's metadata items (coder_agent metadata
 	// blocks) with their latest results; absent when it has none.
 	Metadata []WorkspaceAgentMetadata `json:"metadata,omitempty"`
+	// DisplayApps are the built-in apps the template shows for this agent
+	// (coder_agent display_apps; the provider's defaults without the
+	// block). Always present, [] when the template turned them all off.
+	DisplayApps []DisplayApp `json:"display_apps"`
+	// Scripts are the agent's scripts with their latest runs, in the
+	// manifest's order; [] when it has none.
+	Scripts []WorkspaceAgentScript `json:"scripts"`
+	// StartupScriptBehavior is "blocking" when a run-on-start script
+	// blocks login (start_blocks_login), else "non-blocking".
+	StartupScriptBehavior string `json:"startup_script_behavior"`
 }
 
 // CreateWorkspaceBuild queues a start, stop or delete.

@@ -49,6 +49,9 @@ type Workspace struct {
 	Outdated                bool           `json:"outdated"`
 	Name                    string         `json:"name"`
 	LastUsedAt              time.Time      `json:"last_used_at"`
+	// TTLMillis is how long the workspace runs after a start before
+	// autostop stops it; null when it runs until stopped by hand.
+	TTLMillis *int64 `json:"ttl_ms"`
 }
 
 // CreateWorkspaceRequest makes a workspace and queues its first build.
@@ -57,6 +60,9 @@ type CreateWorkspaceRequest struct {
 	TemplateVersionID   uuid.UUID                 `json:"template_version_id,omitempty"`
 	Name                string                    `json:"name"`
 	RichParameterValues []WorkspaceBuildParameter `json:"rich_parameter_values,omitempty"`
+	// TTLMillis is the workspace's autostop ttl; nil takes the template's
+	// default_ttl_ms, 0 means no autostop.
+	TTLMillis *int64 `json:"ttl_ms,omitempty"`
 }
 
 // WorkspacesResponse is a page of workspaces.

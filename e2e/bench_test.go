@@ -122,7 +122,9 @@ func BenchmarkCreateVsApply(b *testing.B) {
 // the tailnet, coordination, the SSH handshake over WireGuard and the
 // command. The baseline is OpenSSH's `ssh HOST true` to an sshd on
 // loopback, started for the benchmark: one TCP connection, key exchange,
-// public-key auth and the command.
+// public-key auth and the command. The second figure is OpenSSH's
+// `ssh coder.WS true` through the ProxyCommand `coder config-ssh` writes
+// (`coder ssh --stdio`).
 func BenchmarkSSHConnect(b *testing.B) {
 	sshd := startSSHD(b)
 	d := newBenchDeployment(b, "--provisioner-daemons", "1")
@@ -134,8 +136,24 @@ func BenchmarkSSHConnect(b *testing.B) {
 	// One connection each before timing: the first pays for caches.
 	d.run("ssh", "sshbench", "--", "true")
 	sshd.run(b)
+	// Where the time goes (the phases of one connection; not timed).
+	b.Logf("coder ssh --debug-timings:\n%s", d.run("ssh", "--debug-timings", "sshbench", "--", "true"))
+	// OpenSSH through the ProxyCommand `coder config-ssh` writes
+	// (`coder ssh --stdio`): what `ssh coder.WS` costs a user.
+	sshConfig := filepath.Join(b.TempDir(), "ssh_config")
+	d.run("config-ssh", "-y", "--ssh-config-file", sshConfig, "--coder-binary-path", coderBin)
+	viaConfig := func(env ...string) string {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "ssh", "-F", sshConfig, "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "coder.sshbench", "true")
+		cmd.Env = append(append(os.Environ(), d.env...), env...)
+		out, err := cmd.CombinedOutput()
+		require.NoError(b, err, "ssh coder.sshbench: %s", out)
+		return string(out)
+	}
+	b.Logf("ssh coder.sshbench, ProxyCommand with CODER_DEBUG_TIMINGS=1:\n%s", viaConfig("CODER_DEBUG_TIMINGS=1"))
 
-	var coderSSH, openSSH time.Duration
+	var coderSSH, openSSH, configSSH time.Duration
 	for b.Loop() {
 		start := time.Now()
 		d.run("ssh", "sshbench", "--", "true")
@@ -143,11 +161,16 @@ func BenchmarkSSHConnect(b *testing.B) {
 		start = time.Now()
 		sshd.run(b)
 		openSSH += time.Since(start)
+		start = time.Now()
+		viaConfig()
+		configSSH += time.Since(start)
 	}
 	n := float64(b.N)
 	b.ReportMetric(float64(coderSSH.Milliseconds())/n, "coder-ssh-ms")
 	b.ReportMetric(float64(openSSH.Milliseconds())/n, "openssh-ms")
 	b.ReportMetric(float64(coderSSH)/float64(openSSH), "coder/openssh")
+	b.ReportMetric(float64(configSSH.Milliseconds())/n, "config-ssh-ms")
+	b.ReportMetric(float64(configSSH)/float64(openSSH), "config-ssh/openssh")
 }
 
 // benchDeployment is a `coder server` and a logged-in CLI, like

@@ -23,6 +23,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/opencoder/coder/coderd/database/dbtestutil"
 	"github.com/opencoder/coder/testutil"
 )
 
@@ -47,7 +48,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build coder:", err)
 		os.Exit(1)
 	}
-	code := m.Run()
+	// dbtestutil starts its PostgreSQL only for a test that asks for a
+	// database (the Kubernetes one); the rest bring their own.
+	code := dbtestutil.Main(m)
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -63,9 +66,9 @@ func requireToolchain(t *testing.T) string {
 	return rc
 }
 
-func freePort(t *testing.T) int {
+func freePortOn(t *testing.T, ip string) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	require.NoError(t, err)
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
@@ -133,12 +136,21 @@ type deployment struct {
 
 func newDeployment(t *testing.T, extraServerArgs ...string) *deployment {
 	t.Helper()
+	return newDeploymentOn(t, "127.0.0.1", extraServerArgs...)
+}
+
+// newDeploymentOn is newDeployment with the server listening on ip (its
+// access URL), e.g. the Docker bridge's gateway, which containers on their
+// own network reach too.
+func newDeploymentOn(t *testing.T, ip string, extraServerArgs ...string) *deployment {
+	t.Helper()
 	tfrc := requireToolchain(t)
 	dir := t.TempDir()
-	port := freePort(t)
-	d := &deployment{t: t, url: fmt.Sprintf("http://127.0.0.1:%d", port), cliDir: filepath.Join(dir, "cli"), tfrc: tfrc, workdir: dir,
+	port := freePortOn(t, ip)
+	addr := net.JoinHostPort(ip, fmt.Sprint(port))
+	d := &deployment{t: t, url: "http://" + addr, cliDir: filepath.Join(dir, "cli"), tfrc: tfrc, workdir: dir,
 		env: []string{"TF_CLI_CONFIG_FILE=" + tfrc, "NO_COLOR=1"}}
-	args := append([]string{"server", "--global-config", filepath.Join(dir, "server"), "--http-address", fmt.Sprintf("127.0.0.1:%d", port),
+	args := append([]string{"server", "--global-config", filepath.Join(dir, "server"), "--http-address", addr,
 		"--stun-address", "127.0.0.1:0"}, extraServerArgs...)
 	d.server = start(t, d.env, args...)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -212,7 +224,7 @@ func dumpContainers(t *testing.T, owner, ws string) {
 	ids, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=coder.owner="+owner, "--filter", "label=coder.workspace_name="+ws).Output()
 	for _, id := range strings.Fields(string(ids)) {
 		st, _ := exec.Command("docker", "inspect", "-f", "{{.State.Status}} exit={{.State.ExitCode}}", id).CombinedOutput()
-		logs, _ := exec.Command("docker", "logs", "--tail", "50", id).CombinedOutput()
+		logs, _ := exec.Command("docker", "logs", "--tail", "300", id).CombinedOutput()
 		t.Logf("container %s: %s\n%s", id, st, logs)
 	}
 }

@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,10 +55,19 @@ func TestDockerWorkspaceSSH(t *testing.T) {
 	args := d.server.cmd.Args[1:]
 	d.server.stop(syscall.SIGTERM)
 	d.server = start(t, d.env, args...)
+	// Each try is bounded and traced, so a failure shows where the
+	// connection stopped rather than one attempt hanging out the wait.
 	var last string
-	require.Eventually(t, func() bool {
-		out, err := d.try("ssh", "e2e-ssh", "--", "echo", "back")
-		last = out
-		return err == nil && strings.Contains(out, "back")
-	}, 2*time.Minute, time.Second, "no ssh after the restart: %s", last)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		out, err := d.try("ssh", "--connect-timeout", "20s", "--debug-timings", "e2e-ssh", "--", "echo", "back")
+		if err == nil && strings.Contains(out, "back") {
+			break
+		}
+		last = fmt.Sprintf("%v\n%s", err, out)
+		if time.Now().After(deadline) {
+			t.Fatalf("no ssh within 2 minutes of the restart; the last try: %s", last)
+		}
+		time.Sleep(time.Second)
+	}
 }

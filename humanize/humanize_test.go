@@ -37,3 +37,15 @@ func TestBytes(t *testing.T) {
 		require.Equal(t, want, humanize.Bytes(n))
 	}
 }
+
+func TestDuration(t *testing.T) {
+	t.Parallel()
+	for d, want := range map[time.Duration]string{
+		-time.Second: "0ms", 0: "0ms", 120 * time.Millisecond: "120ms", 999 * time.Millisecond: "999ms",
+		time.Second: "1.0s", 3240 * time.Millisecond: "3.2s", 59 * time.Second: "59.0s",
+		65 * time.Second: "1m5s", 59*time.Minute + 59600*time.Millisecond: "1h0m",
+		2*time.Hour + 3*time.Minute + 10*time.Second: "2h3m", 49 * time.Hour: "49h0m",
+	} {
+		require.Equal(t, want, humanize.Duration(d), d)
+	}
+}

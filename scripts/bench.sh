@@ -41,7 +41,10 @@ BENCHMARKS=(
 	"./provisionerd BenchmarkJobThroughput 1x"
 	"./provisionerd/terraform BenchmarkBuild 3x"
 	"./tailnet BenchmarkThroughput 2s"
-	"./tailnet BenchmarkCoordinator 1s"
+	"./tailnet BenchmarkCoordinator 2000x"
+	"./coderd/coordpg BenchmarkCrossReplicaUpdate 1000x"
+	"./coderd/coordpg BenchmarkSameReplicaUpdate 1000x"
+	"./scaletest BenchmarkScaleAgents 1x"
 	"./agent/agentssh BenchmarkExecTrue 2s"
 	"./agent/speedtest BenchmarkThroughput 10x"
 	"./agent BenchmarkAgentIdleRSS 1x"
@@ -103,6 +106,48 @@ BEGIN { printf "%-34s %10s %12s  %s\n", "benchmark", "runs", "time/op", "other f
 		extra = extra sprintf("%s %s   ", $i, $(i + 1)); n++
 	}
 	printf "%-34s %10s %12s  %s\n", name, $2, t, extra
+}' "$out"
+
+# The speed aims (issue 10): each figure against its baseline measured in
+# the same run, as a ratio. Rows whose benchmarks did not run are left out.
+awk '
+{
+	name = $1; sub(/-[0-9]+$/, "", name)
+	for (i = 3; i < NF; i += 2) m[name, $(i + 1)] = $i
+}
+function row(figure, value, base, ratio, aim) {
+	printf "%-44s %16s %16s %8s  %s\n", figure, value, base, ratio, aim
+}
+function have(n, u) { return ((n, u) in m) }
+END {
+	print ""
+	row("speed aim (value vs baseline, same run)", "value", "baseline", "ratio", "aim")
+	s = "BenchmarkSSHConnect"
+	if (have(s, "coder/openssh"))
+		row("coder ssh WS -- true / ssh localhost true", m[s, "coder-ssh-ms"] " ms", m[s, "openssh-ms"] " ms", sprintf("%.2f", m[s, "coder/openssh"]), "<= 1.5")
+	if (have(s, "config-ssh/openssh"))
+		row("OpenSSH via config-ssh / plain OpenSSH", m[s, "config-ssh-ms"] " ms", m[s, "openssh-ms"] " ms", sprintf("%.2f", m[s, "config-ssh/openssh"]), "<= 2")
+	t = "BenchmarkThroughput/"
+	d = m[t "tailnet-direct", "MB/s"]; r = m[t "tailnet-derp", "MB/s"]; l = m[t "loopback-tcp", "MB/s"]
+	if (d > 0 && r > 0)
+		row("DERP-relayed / direct tailnet throughput", r " MB/s", d " MB/s", sprintf("%.2f", r / d), ">= 0.3")
+	if (d > 0 && l > 0)
+		row("direct tailnet / loopback TCP throughput", d " MB/s", l " MB/s", sprintf("%.3f", d / l), ">= 0.25")
+	c = "BenchmarkCreateVsApply"
+	if (have(c, "create/bare"))
+		row("coder create / bare terraform init+apply", m[c, "create-s"] " s", m[c, "bare-s"] " s", sprintf("%.2f", m[c, "create/bare"]), "<= 1.2")
+	k = "BenchmarkCoordinator/pairs=5000"
+	if (have(k, "p99-µs"))
+		row("coordinator p99 update, 5,000 pairs", m[k, "p99-µs"] " µs", "-", "-", "< 100000 µs (" int(m[k, "B/pair"] / 1024) " KiB/pair)")
+	g = "BenchmarkScaleAgents"
+	if (have(g, "api-p95-ms")) {
+		row(sprintf("agent API p95, %d agents on 2 replicas", m[g, "agents"]), m[g, "api-p95-ms"] " ms", "-", "-", "< 100 ms (p99 " m[g, "api-p99-ms"] " ms)")
+		row("their node updates across replicas, p99", m[g, "node-p99-ms"] " ms", "-", "-", "< 200 ms")
+		row("PostgreSQL transactions per agent per minute", sprintf("%.1f", m[g, "pg-q/agent/min"]), sprintf("%.0f/min idle", m[g, "pg-idle-q/min"]), "-", "report")
+	}
+	a = "BenchmarkAgentIdleRSS"
+	if (have(a, "rss-MiB"))
+		row("agent idle RSS (anonymous)", sprintf("%.1f (%.1f) MiB", m[a, "rss-MiB"], m[a, "anon-MiB"]), sprintf("%.1f MiB", m[a, "baseline-rss-MiB"]), sprintf("%.2f", m[a, "rss/baseline"]), "< 40 MiB (< 15)")
 }' "$out"
 
 if [[ ${#failed[@]} -gt 0 ]]; then

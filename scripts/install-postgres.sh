@@ -27,6 +27,10 @@ command -v ssh >/dev/null 2>&1 || packages+=(openssh-client)
 # stub that cannot run in a browser). The browser tests drive Chromium.
 [ -f /usr/share/nodejs/xterm/lib/public/Terminal.js ] || packages+=(node-xterm)
 command -v chromium >/dev/null 2>&1 || packages+=(chromium)
+# cli's metrics test has a real Prometheus scrape coder server's /metrics.
+command -v prometheus >/dev/null 2>&1 || packages+=(prometheus)
+# e2e's replica tests put coder server replicas behind a real HAProxy.
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || packages+=(haproxy)
 # tailnet's loopback-only test builds a network namespace with ip(8).
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || packages+=(iproute2)
 

@@ -314,16 +314,32 @@ main() {
 	check_pins
 	step_terraform
 	gomod_key=$(cat "$tools/go.mod" "$tools/go.sum" | cksum | cut -d' ' -f1)
-	provider coder coder "$CODER_PROVIDER_VERSION" "$CODER_PROVIDER_VERSION $gomod_key" "~3 min" build_coder
-	provider kreuzwerker docker "$DOCKER_PROVIDER_VERSION" "$DOCKER_PROVIDER_VERSION $DOCKER_PROVIDER_COMMIT $gomod_key" "~5 min" build_docker
+	# Three groups build side by side: their module downloads and the
+	# long single-threaded links overlap the other groups' compiles. The
+	# two providers built in the tools module stay in one group (two go
+	# builds in one module could both rewrite its go.sum).
+	local pids=() failed=0 pid
+	{
+		provider coder coder "$CODER_PROVIDER_VERSION" "$CODER_PROVIDER_VERSION $gomod_key" "~3 min" build_coder
+		provider kreuzwerker docker "$DOCKER_PROVIDER_VERSION" "$DOCKER_PROVIDER_VERSION $DOCKER_PROVIDER_COMMIT $gomod_key" "~5 min" build_docker
+	} &
+	pids+=($!)
 	if [[ "${TOOLCHAIN_SKIP_KUBERNETES:-}" != 1 ]]; then
-		provider hashicorp kubernetes "$KUBERNETES_PROVIDER_VERSION" "$KUBERNETES_PROVIDER_VERSION" "~4 min" build_kubernetes
+		provider hashicorp kubernetes "$KUBERNETES_PROVIDER_VERSION" "$KUBERNETES_PROVIDER_VERSION" "~4 min" build_kubernetes &
+		pids+=($!)
 	fi
 	if [[ "${TOOLCHAIN_SKIP_UTILITY:-}" != 1 ]]; then
-		provider hashicorp time "$TIME_PROVIDER_VERSION" "$TIME_PROVIDER_VERSION" "~2 min" build_time
-		provider hashicorp local "$LOCAL_PROVIDER_VERSION" "$LOCAL_PROVIDER_VERSION" "~1.5 min" build_local
-		provider hashicorp http "$HTTP_PROVIDER_VERSION" "$HTTP_PROVIDER_VERSION" "~1 min" build_http
+		{
+			provider hashicorp time "$TIME_PROVIDER_VERSION" "$TIME_PROVIDER_VERSION" "~2 min" build_time
+			provider hashicorp local "$LOCAL_PROVIDER_VERSION" "$LOCAL_PROVIDER_VERSION" "~1.5 min" build_local
+			provider hashicorp http "$HTTP_PROVIDER_VERSION" "$HTTP_PROVIDER_VERSION" "~1 min" build_http
+		} &
+		pids+=($!)
 	fi
+	for pid in "${pids[@]}"; do
+		wait "$pid" || failed=1
+	done
+	[[ $failed == 0 ]] || die "a provider build failed (its error is above)"
 	link_aws
 	if [[ -n "${EXTRA_PROVIDERS:-}" ]]; then merge_dir "$EXTRA_PROVIDERS"; fi
 	write_config

@@ -67,6 +67,13 @@ func TestBrowserAppSharing(t *testing.T) {
 // its ID once coderd reaches it.
 func startAgentWithApps(ctx context.Context, t testing.TB, owner *codersdk.Client, org uuid.UUID, name string, apps []codersdk.ProvisionerApp) uuid.UUID {
 	t.Helper()
+	return startAgentWith(ctx, t, owner, org, name, codersdk.ProvisionerAgent{Apps: apps})
+}
+
+// startAgentWith is startAgentWithApps for any agent: spec's apps, display
+// apps and the like are kept; name, token, auth, OS and arch are set here.
+func startAgentWith(ctx context.Context, t testing.TB, owner *codersdk.Client, org uuid.UUID, name string, spec codersdk.ProvisionerAgent) uuid.UUID {
+	t.Helper()
 	daemon := coderdtest.DaemonClient(owner)
 	v := coderdtest.CreateTemplateVersion(t, owner, org, map[string]string{"main.tf": "# " + name}, nil)
 	coderdtest.CompleteImport(t, daemon, nil)
@@ -75,8 +82,9 @@ func startAgentWithApps(ctx context.Context, t testing.TB, owner *codersdk.Clien
 	ws, err := owner.CreateUserWorkspace(ctx, codersdk.Me, codersdk.CreateWorkspaceRequest{TemplateID: tmpl.ID, Name: name})
 	require.NoError(t, err)
 	token := uuid.NewString()
+	spec.Name, spec.Token, spec.Auth, spec.OS, spec.Arch = "main", token, "token", "linux", "amd64"
 	coderdtest.CompleteBuildWith(t, daemon, ws.LatestBuild.ID, []codersdk.ProvisionerResource{{Name: "box", Type: "docker_container",
-		Agents: []codersdk.ProvisionerAgent{{Name: "main", Token: token, Auth: "token", OS: "linux", Arch: "amd64", Apps: apps}}}})
+		Agents: []codersdk.ProvisionerAgent{spec}}})
 	ws, err = owner.Workspace(ctx, ws.ID)
 	require.NoError(t, err)
 	agentID := ws.LatestBuild.Resources[0].Agents[0].ID

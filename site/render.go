@@ -45,12 +45,14 @@ func parsePages(funcs template.FuncMap) (map[string]*template.Template, error) {
 
 func (s *Site) funcs() template.FuncMap {
 	return template.FuncMap{
-		"ago":    func(t time.Time) string { return humanize.Ago(s.opts.Now(), t) },
-		"when":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
-		"status": statusClass,
-		"query":  url.QueryEscape,
-		"path":   url.PathEscape,
-		"short":  func(id fmt.Stringer) string { return id.String()[:8] },
+		"ago":     func(t time.Time) string { return humanize.Ago(s.opts.Now(), t) },
+		"when":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+		"took":    func(from, to time.Time) string { return humanize.Duration(to.Sub(from)) },
+		"status":  statusClass,
+		"stopsIn": func(b codersdk.WorkspaceBuild) string { return stopsIn(s.opts.Now(), b) },
+		"query":   url.QueryEscape,
+		"path":    url.PathEscape,
+		"short":   func(id fmt.Stringer) string { return id.String()[:8] },
 		"deref": func(p *int32) int32 {
 			if p == nil {
 				return 0

@@ -51,6 +51,12 @@ func (s *Site) terminalPage(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusBadRequest, "Which agent?", "Workspace "+ws.Name+" has several agents: open /@"+ws.OwnerName+"/"+ws.Name+".AGENT/terminal.")
 		return
 	}
+	if !agent.HasDisplayApp(codersdk.DisplayAppWebTerminal) {
+		// Only the page: like the incumbent, the display_apps block hides
+		// ways in, the API behind them stays open.
+		s.renderError(w, r, http.StatusForbidden, "Web terminal turned off", "The template turned the web terminal off for agent "+agent.Name+" of workspace "+ws.Name+" (coder_agent display_apps). Connect with SSH instead, if the template allows it.")
+		return
+	}
 	data := terminalData{Workspace: ws, Agent: *agent, Command: r.URL.Query().Get("command")}
 	data.Reconnect, err = uuid.Parse(r.URL.Query().Get("reconnect"))
 	if err != nil {

@@ -15,6 +15,10 @@ type agentView struct {
 	Logs     []codersdk.WorkspaceAgentLog
 	Ports    []portLink
 	Apps     []appLink
+	// The built-in ways in the template shows (display_apps): the
+	// Terminal button, the SSH command, the listening ports and their
+	// forwarding links. The API behind them is not restricted.
+	ShowTerminal, ShowSSH, ShowPorts bool
 }
 
 // appLink is an app as the page lists it: where it opens, or why it
@@ -117,12 +121,14 @@ func (s *Site) workspacePage(w http.ResponseWriter, r *http.Request) {
 		}
 		data.Resources = append(data.Resources, res)
 		for _, a := range res.Agents {
-			av := agentView{WorkspaceAgent: a, Resource: res.Type + "." + res.Name, Apps: appLinks(r, appHost, ws, a, a.Apps)}
+			av := agentView{WorkspaceAgent: a, Resource: res.Type + "." + res.Name, Apps: appLinks(r, appHost, ws, a, a.Apps),
+				ShowTerminal: a.HasDisplayApp(codersdk.DisplayAppWebTerminal), ShowSSH: a.HasDisplayApp(codersdk.DisplayAppSSH),
+				ShowPorts: a.HasDisplayApp(codersdk.DisplayAppPortForward)}
 			if av.Logs, err = c.WorkspaceAgentLogs(ctx, a.ID, 0); err != nil {
 				s.renderAPIError(w, r, err)
 				return
 			}
-			if a.Status == codersdk.WorkspaceAgentConnected {
+			if a.Status == codersdk.WorkspaceAgentConnected && av.ShowPorts {
 				ports, err := c.WorkspaceAgentListeningPorts(ctx, a.ID)
 				if err != nil {
 					s.renderAPIError(w, r, err)

@@ -113,7 +113,7 @@ func pump(b *testing.B, nc net.Conn) {
 // included.
 // With -short (the CI smoke) only the smallest size runs.
 func BenchmarkCoordinator(b *testing.B) {
-	sizes := []int{10, 100, 1000}
+	sizes := []int{10, 100, 1000, 5000}
 	if testing.Short() {
 		sizes = sizes[:1]
 	}

@@ -83,6 +83,12 @@ type Options struct {
 	// LostPeerTimeout is how long a peer reported "lost" keeps its
 	// configuration (its data path may still work); default 15 minutes.
 	LostPeerTimeout time.Duration
+	// Trace, when set, is called with a short description of each step
+	// of joining the tailnet (DERP connected, node published, peer added,
+	// first handshake), so `coder ssh --debug-timings` can show where a
+	// connection's time goes. Called from upstream's goroutines: it must be
+	// safe for concurrent use and must not block.
+	Trace func(event string)
 }
 
 // Conn is one tailnet node: a userspace WireGuard engine whose TCP/IP stack
@@ -108,6 +114,7 @@ type Conn struct {
 	forwardUDP  bool
 	debounce    time.Duration
 	lostTimeout time.Duration
+	trace       func(string)
 	bus         *eventbus.Bus
 	netMon      *netmon.Monitor
 	health      *health.Tracker
@@ -137,6 +144,7 @@ type Conn struct {
 	// nodeMu guards this node's published state.
 	nodeMu        sync.Mutex
 	preferredDERP int
+	derpRegions   map[int]bool // the DERP map's region IDs
 	derpLatency   map[string]float64
 	endpoints     []string // sorted
 	nodeCallback  func(*proto.Node)
@@ -182,6 +190,7 @@ func NewConn(opts *Options) (_ *Conn, err error) {
 		forwardUDP:  opts.ForwardUnclaimedUDP,
 		debounce:    opts.NodeDebounce,
 		lostTimeout: opts.LostPeerTimeout,
+		trace:       opts.Trace,
 		closed:      make(chan struct{}),
 		nodeChanged: make(chan struct{}, 1),
 		peers:       make(map[uuid.UUID]*peer),
@@ -268,6 +277,7 @@ func NewConn(opts *Options) (_ *Conn, err error) {
 		return nil, err
 	}
 	if opts.DERPMap != nil {
+		c.setDERPRegions(opts.DERPMap)
 		c.magic.SetDERPMap(opts.DERPMap.Clone())
 	}
 
@@ -350,6 +360,7 @@ func (c *Conn) SetDERPMap(m *tailcfg.DERPMap) {
 	if m == nil {
 		m = &tailcfg.DERPMap{}
 	}
+	c.setDERPRegions(m)
 	c.magic.SetDERPMap(m.Clone())
 }
 
@@ -401,6 +412,13 @@ func (c *Conn) Close() error {
 		c.bus.Close()
 	})
 	return nil
+}
+
+// traceEvent reports a step to Options.Trace, if set.
+func (c *Conn) traceEvent(format string, args ...any) {
+	if c.trace != nil {
+		c.trace(fmt.Sprintf(format, args...))
+	}
 }
 
 func (c *Conn) isClosed() bool {

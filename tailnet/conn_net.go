@@ -195,24 +195,52 @@ func (c *Conn) Ping(ctx context.Context, ip netip.Addr) (latency time.Duration, 
 }
 
 // AwaitReachable pings ip until it answers (true) or ctx ends (false).
+//
+// A ping sent before the peer knows our node (its coordinator update may
+// arrive after ours) is dropped by the peer, never answered: waiting for
+// it to time out would cost a whole attempt. So pings overlap: a new one
+// leaves every retry interval (50ms at first, growing to maxInterval)
+// while earlier ones are still out, and the first answer wins.
 func (c *Conn) AwaitReachable(ctx context.Context, ip netip.Addr) bool {
-	// A ping answers within a round trip once a path exists; until then
-	// retry quickly at first (the peer usually appears within a second),
-	// never slower than one attempt per maxWait.
-	const maxWait = 2 * time.Second
-	retry := backoff.New(50*time.Millisecond, maxWait)
+	const (
+		maxInterval = time.Second
+		attemptTTL  = 5 * time.Second
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait() // after cancel: the pings end with ctx
+	defer cancel()
+	answered := make(chan bool, 1) // true: a pong; false: the Conn closed
+	report := func(v bool) {
+		select {
+		case answered <- v:
+		default:
+		}
+	}
+	retry := backoff.New(50*time.Millisecond, maxInterval)
 	for {
-		attemptCtx, cancel := context.WithTimeout(ctx, maxWait)
-		_, _, _, err := c.Ping(attemptCtx, ip)
-		cancel()
-		if err == nil {
-			return true
-		}
-		if errors.Is(err, ErrClosed) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			attemptCtx, attemptCancel := context.WithTimeout(ctx, attemptTTL)
+			defer attemptCancel()
+			_, _, _, err := c.Ping(attemptCtx, ip)
+			switch {
+			case err == nil:
+				report(true)
+			case errors.Is(err, ErrClosed):
+				report(false)
+			}
+		}()
+		t := time.NewTimer(retry.Next())
+		select {
+		case ok := <-answered:
+			t.Stop()
+			return ok
+		case <-ctx.Done():
+			t.Stop()
 			return false
-		}
-		if !retry.Wait(ctx) {
-			return false
+		case <-t.C:
 		}
 	}
 }

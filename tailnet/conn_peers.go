@@ -80,6 +80,7 @@ func (c *Conn) updatePeerLocked(u proto.PeerUpdate) error {
 		if u.Node == nil {
 			return errors.New("node update without node")
 		}
+		c.traceEvent("tailnet: peer node received (home DERP %d, %d endpoints)", u.Node.PreferredDERP, len(u.Node.Endpoints))
 		return c.upsertPeerLocked(u.ID, u.Node)
 	case proto.PeerDisconnected:
 		c.removePeerLocked(u.ID)
@@ -138,6 +139,7 @@ func (c *Conn) upsertPeerLocked(id uuid.UUID, n *proto.Node) error {
 		c.engine.ResetDevicePeer(nodeKey)
 	}
 	c.engine.SyncDevicePeer(nodeKey)
+	c.borrowPeerDERP(n.PreferredDERP)
 	return nil
 }
 

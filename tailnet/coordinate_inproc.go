@@ -84,11 +84,17 @@ func assignMessage(v, m any) error {
 
 // AgentConnected reports whether the agent id currently has a coordination
 // connection (it may not have published its node yet).
+// With a shared layer (SetShared), an agent connected through another
+// replica counts too.
 func (c *Coordinator) AgentConnected(id uuid.UUID) bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	p, ok := c.peers[id]
-	return ok && p.agent
+	shared := c.shared
+	c.mu.Unlock()
+	if ok && p.agent {
+		return true
+	}
+	return shared != nil && shared.AgentConnected(id)
 }
 
 // Tunnels coordinates one node living in the coordinator's process (coderd's

@@ -44,8 +44,11 @@ type Coordinator struct {
 
 	mu             sync.Mutex
 	closed         bool
+	suspended      bool
 	blockEndpoints bool
-	peers          map[uuid.UUID]*coordPeer
+	// shared, when set, spans processes (coordinator_shared.go).
+	shared Shared
+	peers  map[uuid.UUID]*coordPeer
 	// tunnels[client][agent] and reverse[agent][client].
 	tunnels map[uuid.UUID]map[uuid.UUID]struct{}
 	reverse map[uuid.UUID]map[uuid.UUID]struct{}
@@ -115,12 +118,26 @@ func (c *Coordinator) register(p *coordPeer) error {
 	if c.closed {
 		return ErrCoordinatorClosed
 	}
+	if c.suspended {
+		return ErrCoordinatorUnavailable
+	}
 	if old, ok := c.peers[p.id]; ok {
 		c.log.Info("coordination connection replaced", "peer", p.id)
 		c.leaveLocked(old, proto.PeerLost, "replaced by a new connection")
 	}
 	c.peers[p.id] = p
 	c.serving.Add(1)
+	c.peerChangedLocked(p, false, false)
+	if p.agent {
+		// Tunnels outlive the agent's connection: clients that opened one
+		// while it was away (or that it knew before it reconnected) sent
+		// their nodes to nobody, and would never be answered.
+		for client := range c.reverse[p.id] {
+			if cp, ok := c.peers[client]; ok && cp.node != nil {
+				c.sendLocked(p.id, proto.PeerUpdate{ID: client, Kind: proto.PeerNode, Node: cp.node})
+			}
+		}
+	}
 	return nil
 }
 
@@ -155,6 +172,7 @@ func (c *Coordinator) leaveLocked(p *coordPeer, kind proto.PeerUpdateKind, reaso
 		}
 	}
 	c.dropLocked(p)
+	c.peerChangedLocked(p, true, kind == proto.PeerLost)
 }
 
 // handle applies one request from p. A non-nil error is reported back to p
@@ -196,6 +214,7 @@ func (c *Coordinator) updateSelfLocked(p *coordPeer, n *proto.Node) error {
 		c.addrOwner[a.Addr()] = p.id
 	}
 	p.node = &cp
+	c.peerChangedLocked(p, false, false)
 	update := proto.PeerUpdate{ID: p.id, Kind: proto.PeerNode, Node: &cp}
 	if p.agent {
 		for client := range c.reverse[p.id] {
@@ -273,6 +292,7 @@ func (c *Coordinator) addTunnelLocked(p *coordPeer, agent uuid.UUID) error {
 		c.reverse[agent] = make(map[uuid.UUID]struct{})
 	}
 	c.reverse[agent][p.id] = struct{}{}
+	c.tunnelChangedLocked(p.id, agent, true)
 
 	if a, ok := c.peers[agent]; ok && a.node != nil {
 		c.sendLocked(p.id, proto.PeerUpdate{ID: agent, Kind: proto.PeerNode, Node: a.node})
@@ -301,6 +321,7 @@ func (c *Coordinator) deleteTunnelLocked(client, agent uuid.UUID) {
 	if len(c.reverse[agent]) == 0 {
 		delete(c.reverse, agent)
 	}
+	c.tunnelChangedLocked(client, agent, false)
 }
 
 // sendLocked queues an update for the connected peer id, if any. A peer

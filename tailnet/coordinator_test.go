@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
@@ -219,6 +220,37 @@ func TestCoordinatorNotifiesPeerDeparture(t *testing.T) {
 		agent = dialCoord(ctx, t, base, "/agent?id="+agentID.String())
 		newNode := fakeNode(AgentIP(agentID))
 		send(ctx, t, agent, &proto.CoordinateRequest{UpdateSelf: newNode})
+		u = recvUpdate(ctx, t, c)
+		require.Equal(t, proto.PeerNode, u.Kind)
+		require.Equal(t, newNode.Key, u.Node.Key)
+		// And the returning agent gets the client's node: it cannot
+		// answer a client it does not know.
+		u = recvUpdate(ctx, t, agent)
+		require.Equal(t, proto.PeerNode, u.Kind)
+	})
+	t.Run("client before agent", func(t *testing.T) {
+		// A client that opens its tunnel while the agent is away (coderd
+		// restarted, and the agent has not reconnected yet) is known to
+		// the agent as soon as the agent is back.
+		_ = agent.CloseNow() // already closed by the subtest before's cleanup
+		for coord.AgentConnected(agentID) {
+			require.NoError(t, ctx.Err())
+			time.Sleep(10 * time.Millisecond)
+		}
+		id := uuid.New()
+		c := dialCoord(ctx, t, base, "/client?id="+id.String()+"&agent="+agentID.String())
+		clientNode := fakeNode(RandomClientIP())
+		send(ctx, t, c, &proto.CoordinateRequest{UpdateSelf: clientNode, AddTunnel: &agentID})
+
+		agent = dialCoord(ctx, t, base, "/agent?id="+agentID.String())
+		newNode := fakeNode(AgentIP(agentID))
+		send(ctx, t, agent, &proto.CoordinateRequest{UpdateSelf: newNode})
+		u := recvUpdate(ctx, t, agent)
+		for u.ID != id {
+			u = recvUpdate(ctx, t, agent) // the subtest before's client, leaving
+		}
+		require.Equal(t, proto.PeerNode, u.Kind)
+		require.Equal(t, clientNode.Key, u.Node.Key)
 		u = recvUpdate(ctx, t, c)
 		require.Equal(t, proto.PeerNode, u.Kind)
 		require.Equal(t, newNode.Key, u.Node.Key)

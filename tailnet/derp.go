@@ -26,18 +26,27 @@ const (
 	EmbeddedRegionName = "Coder Embedded Relay"
 )
 
-// NewDERPHandler returns coderd's DERP relay, to be mounted at /derp (and
+// DERPServer is coderd's embedded DERP relay: the handler mounted at /derp
+// (and /derp/latency-check) on its HTTP port, and the server a DERPMesh
+// joins to its peers'.
+type DERPServer struct {
+	srv     *derpserver.Server
+	handler http.Handler
+}
+
+// NewDERPServer returns coderd's DERP relay, to be mounted at /derp (and
 // /derp/latency-check) on its HTTP port. It accepts DERP over an HTTP
 // upgrade ("Upgrade: DERP") and over websockets (subprotocol "derp", for
 // browsers and for proxies that only pass websockets), and answers latency
-// probes at any path ending in /latency-check or /probe. Close the returned
-// io.Closer before shutting the HTTP server down: DERP connections are
-// hijacked and live until the relay closes them.
+// probes at any path ending in /latency-check or /probe. Close it before
+// shutting the HTTP server down: DERP connections are hijacked and live
+// until the relay closes them.
 //
-// DERP carries only WireGuard packets, end-to-end encrypted between nodes, so
-// the relay needs no authentication of its own; put any access check in
-// front of the handler.
-func NewDERPHandler(log *slog.Logger) (http.Handler, io.Closer) {
+// DERP carries only WireGuard packets, end-to-end encrypted between nodes,
+// so the relay needs no authentication of its own; put any access check in
+// front of the handler. Only mesh peers (SetMeshKey) may see who is
+// connected and inject packets.
+func NewDERPServer(log *slog.Logger) *DERPServer {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -50,7 +59,31 @@ func NewDERPHandler(log *slog.Logger) (http.Handler, io.Closer) {
 		}
 		relay.ServeHTTP(w, r)
 	})
-	return h, srv
+	return &DERPServer{srv: srv, handler: h}
+}
+
+// Handler serves DERP; mount it at /derp and /derp/*.
+func (d *DERPServer) Handler() http.Handler { return d.handler }
+
+// Close closes every DERP connection and stops the relay.
+func (d *DERPServer) Close() error { return d.srv.Close() }
+
+// SetMeshKey lets the holders of meshKey (64 hex digits, see
+// NewDERPMeshKey) mesh with this server: watch which clients it holds and
+// forward packets to them. Every replica of a deployment uses the same key.
+// Call it before the handler serves.
+func (d *DERPServer) SetMeshKey(meshKey string) error {
+	if err := d.srv.SetMeshKey(meshKey); err != nil {
+		return fmt.Errorf("set DERP mesh key: %w", err)
+	}
+	return nil
+}
+
+// NewDERPHandler is NewDERPServer for callers that need only the handler
+// and its closer (one coderd, no mesh).
+func NewDERPHandler(log *slog.Logger) (http.Handler, io.Closer) {
+	d := NewDERPServer(log)
+	return d.Handler(), d
 }
 
 // NewDERPMap builds the DERP map coderd hands to every node:

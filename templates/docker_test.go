@@ -21,8 +21,11 @@ const workspaceImage = "coder-workspace:latest"
 
 // testAgentScript stands in for the agent's init script: like the real one
 // it downloads the agent from ${ACCESS_URL} (the test's server, standing in
-// for coderd), and keeps the container up.
+// for coderd), keeps the container up, and ends on SIGTERM like the agent
+// (as PID 1 it would ignore it, and each stop would wait out the
+// template's destroy_grace_seconds).
 const testAgentScript = `#!/bin/sh
+trap 'exit 0' TERM
 echo "auth ${AUTH_TYPE}, token set: ${CODER_AGENT_TOKEN:+yes}"
 while :; do
 	wget -q -O /tmp/coder "${ACCESS_URL}bin/coder-linux-amd64?token=${CODER_AGENT_TOKEN:+set}"

@@ -29,6 +29,13 @@ type SSHD struct {
 // installed (make deps).
 func StartSSHD(tb testing.TB, authorizedKey string) SSHD {
 	tb.Helper()
+	return StartSSHDOn(tb, "127.0.0.1", authorizedKey)
+}
+
+// StartSSHDOn is StartSSHD listening on ip, for clients that are not on
+// the host's loopback (a Docker container reaching the bridge's gateway).
+func StartSSHDOn(tb testing.TB, ip, authorizedKey string) SSHD {
+	tb.Helper()
 	bin, err := exec.LookPath("sshd")
 	if err != nil {
 		bin = "/usr/sbin/sshd"
@@ -47,13 +54,13 @@ func StartSSHD(tb testing.TB, authorizedKey string) SSHD {
 	me, err := user.Current()
 	require.NoError(tb, err)
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	require.NoError(tb, err)
 	port := l.Addr().(*net.TCPAddr).Port
 	require.NoError(tb, l.Close())
 	config := strings.Join([]string{
 		fmt.Sprintf("Port %d", port),
-		"ListenAddress 127.0.0.1",
+		"ListenAddress " + ip,
 		"HostKey " + filepath.Join(dir, "host"),
 		"AuthorizedKeysFile " + filepath.Join(dir, "authorized_keys"),
 		"PidFile none",
@@ -90,7 +97,7 @@ func StartSSHD(tb testing.TB, authorizedKey string) SSHD {
 		}
 	})
 	require.Eventually(tb, func() bool {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		c, err := net.DialTimeout("tcp", net.JoinHostPort(ip, fmt.Sprint(port)), time.Second)
 		if err != nil {
 			return false
 		}

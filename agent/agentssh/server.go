@@ -36,6 +36,9 @@ type Options struct {
 	// Shell runs sessions. Default: the user's login shell from
 	// /etc/passwd, else /bin/sh.
 	Shell string
+	// MOTDFile is shown to interactive logins (coder_agent motd_file): see
+	// loginMOTD. Empty: none.
+	MOTDFile string
 }
 
 // Server is the agent's SSH server. See the package documentation.
@@ -46,6 +49,7 @@ type Server struct {
 	shell   string
 	dir     string
 	envFunc func() []string
+	motd    string // Options.MOTDFile
 
 	// wg counts every goroutine the server starts: one per connection, one
 	// per channel and one per remote-forward listener (and their copiers).
@@ -111,6 +115,7 @@ func New(opts Options) (*Server, error) {
 		shell:     shell,
 		dir:       opts.Dir,
 		envFunc:   opts.Env,
+		motd:      opts.MOTDFile,
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*connState]struct{}),
 		sessions:  make(map[*session]string),

@@ -74,6 +74,7 @@ type session struct {
 	kind    string // one of the SessionType constants, once started
 	proc    *agentexec.Process
 	pty     *agentexec.PTY // terminal sessions
+	motd    []byte         // shown before a login shell's output
 	pipes   pipes          // other commands
 
 	wg sync.WaitGroup // run and its I/O copiers; joined by serve
@@ -218,6 +219,10 @@ func (sess *session) start(req *gossh.Request) error {
 		return err
 	}
 	sess.pty, sess.proc = pty, agentexec.NewProcess(cmd)
+	if sess.kind == SessionTypeShell {
+		// A login: a terminal and no command (sshd's rule for the MOTD).
+		sess.motd = sess.loginMOTD(envHome(cmd.Env))
+	}
 	sess.logger.Debug("started pty session", "kind", sess.kind, "pid", cmd.Process.Pid, "tty", pty.Name())
 	return nil
 }
@@ -356,6 +361,11 @@ func (sess *session) runPiped() exitResult {
 func (sess *session) runPTY() exitResult {
 	pty := sess.pty
 	defer pty.Close()
+	if len(sess.motd) > 0 {
+		// Before the first read of the terminal: the shell's output waits
+		// in it, so the MOTD comes first.
+		_, _ = sess.ch.Write(sess.motd)
+	}
 	var exited atomic.Bool
 	outDone := make(chan struct{})
 	go func() {

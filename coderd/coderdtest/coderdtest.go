@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/opencoder/coder/coderd"
@@ -55,6 +56,12 @@ type Options struct {
 	BrowserOnly bool
 	// DetachedWriteTimeout bounds writes that outlive their request.
 	DetachedWriteTimeout time.Duration
+	// AutostopTick is how often the lifecycle executor looks; zero keeps
+	// coderd's default (a minute: in a test, in effect never, so tests
+	// drive it with API.Autostop().RunOnce).
+	AutostopTick time.Duration
+	// PrometheusRegistry receives the server's metrics (nil: none).
+	PrometheusRegistry *prometheus.Registry
 }
 
 // Server is a running test deployment.
@@ -125,7 +132,8 @@ func New(t testing.TB, opts *Options) (*codersdk.Client, *Server) {
 		PasswordParams: opts.PasswordParams, ProvisionerPSK: opts.ProvisionerPSK,
 		HeartbeatTimeout: opts.HeartbeatTimeout, ReapInterval: opts.ReapInterval,
 		MaxFileSize: opts.MaxFileSize, AcquirePollInterval: opts.AcquirePollInterval,
-		DetachedWriteTimeout: opts.DetachedWriteTimeout,
+		DetachedWriteTimeout: opts.DetachedWriteTimeout, AutostopTick: opts.AutostopTick,
+		PrometheusRegistry: opts.PrometheusRegistry,
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = api.Close() })

@@ -18,12 +18,10 @@ type AgentContext struct {
 
 // GetAgentContext finds the workspace and build of an agent.
 func (s *Store) GetAgentContext(ctx context.Context, agent WorkspaceAgent) (AgentContext, error) {
-	var b WorkspaceBuild
-	err := s.db.QueryRow(ctx, `SELECT `+prefixed("b.", buildColumns)+` FROM workspace_builds b
-		JOIN workspace_resources r ON r.job_id = b.job_id WHERE r.id = $1`, agent.ResourceID).
-		Scan(&b.ID, &b.WorkspaceID, &b.TemplateVersionID, &b.BuildNumber, &b.Transition, &b.InitiatorID, &b.Reason, &b.ProvisionerState, &b.JobID, &b.CreatedAt, &b.UpdatedAt)
+	b, err := scanBuild(s.db.QueryRow(ctx, `SELECT `+prefixed("b.", buildColumns)+` FROM workspace_builds b
+		JOIN workspace_resources r ON r.job_id = b.job_id WHERE r.id = $1`, agent.ResourceID))
 	if err != nil {
-		return AgentContext{}, notFound(err)
+		return AgentContext{}, err
 	}
 	ws, err := s.GetWorkspaceByID(ctx, b.WorkspaceID)
 	if err != nil {

@@ -47,6 +47,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if cfg.MaxConns < 10 {
 		cfg.MaxConns = 10
 	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)

@@ -165,6 +165,19 @@ func (s *Store) GetHungProvisionerJobs(ctx context.Context, before time.Time, li
 	return jobs, nil
 }
 
+// CountActiveProvisionerJobs counts jobs waiting for a daemon and jobs
+// running, deployment-wide (each count is served by a partial index, so a
+// metrics scrape stays cheap).
+func (s *Store) CountActiveProvisionerJobs(ctx context.Context) (pending, running int, err error) {
+	err = s.db.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM provisioner_jobs WHERE started_at IS NULL AND completed_at IS NULL),
+		(SELECT count(*) FROM provisioner_jobs WHERE started_at IS NOT NULL AND completed_at IS NULL)`).Scan(&pending, &running)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count active jobs: %w", err)
+	}
+	return pending, running, nil
+}
+
 // QueuePosition returns a pending job's 1-based position among pending jobs
 // of its organization and the queue's size.
 func (s *Store) QueuePosition(ctx context.Context, j ProvisionerJob) (pos, size int, err error) {

@@ -28,17 +28,19 @@ type Template struct {
 	RequireActiveVersion bool
 	// AllowUserCancelWorkspaceJobs lets members cancel their builds.
 	AllowUserCancelWorkspaceJobs bool
+	// DefaultTTLMillis is the ttl new workspaces get (0: no autostop).
+	DefaultTTLMillis int64
 }
 
 // UniqueTemplateName keeps live template names unique per organization.
 const UniqueTemplateName = "templates_name_idx"
 
-const templateColumns = `id, organization_id, name, display_name, description, icon, active_version_id, created_by, deleted, created_at, updated_at, require_active_version, allow_user_cancel_workspace_jobs`
+const templateColumns = `id, organization_id, name, display_name, description, icon, active_version_id, created_by, deleted, created_at, updated_at, require_active_version, allow_user_cancel_workspace_jobs, default_ttl_ms`
 
 func scanTemplate(row pgx.Row) (Template, error) {
 	var t Template
 	err := row.Scan(&t.ID, &t.OrganizationID, &t.Name, &t.DisplayName, &t.Description, &t.Icon, &t.ActiveVersionID, &t.CreatedBy, &t.Deleted, &t.CreatedAt, &t.UpdatedAt,
-		&t.RequireActiveVersion, &t.AllowUserCancelWorkspaceJobs)
+		&t.RequireActiveVersion, &t.AllowUserCancelWorkspaceJobs, &t.DefaultTTLMillis)
 	return t, notFound(err)
 }
 
@@ -46,16 +48,16 @@ func scanTemplate(row pgx.Row) (Template, error) {
 // name, description, icon, the two policies) and returns the row.
 func (s *Store) UpdateTemplateMeta(ctx context.Context, t Template, now time.Time) (Template, error) {
 	return scanTemplate(s.db.QueryRow(ctx, `UPDATE templates SET name = $2, display_name = $3, description = $4, icon = $5,
-		require_active_version = $6, allow_user_cancel_workspace_jobs = $7, updated_at = $8
+		require_active_version = $6, allow_user_cancel_workspace_jobs = $7, updated_at = $8, default_ttl_ms = $9
 		WHERE id = $1 AND NOT deleted RETURNING `+templateColumns,
-		t.ID, t.Name, t.DisplayName, t.Description, t.Icon, t.RequireActiveVersion, t.AllowUserCancelWorkspaceJobs, now))
+		t.ID, t.Name, t.DisplayName, t.Description, t.Icon, t.RequireActiveVersion, t.AllowUserCancelWorkspaceJobs, now, t.DefaultTTLMillis))
 }
 
 // InsertTemplate creates a template.
 func (s *Store) InsertTemplate(ctx context.Context, t Template) (Template, error) {
-	return scanTemplate(s.db.QueryRow(ctx, `INSERT INTO templates (id, organization_id, name, display_name, description, icon, active_version_id, created_by, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING `+templateColumns,
-		t.ID, t.OrganizationID, t.Name, t.DisplayName, t.Description, t.Icon, t.ActiveVersionID, t.CreatedBy, t.CreatedAt))
+	return scanTemplate(s.db.QueryRow(ctx, `INSERT INTO templates (id, organization_id, name, display_name, description, icon, active_version_id, created_by, created_at, updated_at, default_ttl_ms)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10) RETURNING `+templateColumns,
+		t.ID, t.OrganizationID, t.Name, t.DisplayName, t.Description, t.Icon, t.ActiveVersionID, t.CreatedBy, t.CreatedAt, t.DefaultTTLMillis))
 }
 
 // GetTemplateByID returns a template that is not deleted.

@@ -21,23 +21,26 @@ type Workspace struct {
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	LastUsedAt     time.Time
+	// TTLMillis is how long the workspace runs after a start before the
+	// lifecycle executor stops it; nil (or 0) means no autostop.
+	TTLMillis *int64
 }
 
 // UniqueWorkspaceName keeps an owner's live workspace names unique.
 const UniqueWorkspaceName = "workspaces_owner_name_idx"
 
-const workspaceColumns = `id, organization_id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at`
+const workspaceColumns = `id, organization_id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at, ttl_ms`
 
 func scanWorkspace(row pgx.Row) (Workspace, error) {
 	var w Workspace
-	err := row.Scan(&w.ID, &w.OrganizationID, &w.OwnerID, &w.TemplateID, &w.Name, &w.Deleted, &w.CreatedAt, &w.UpdatedAt, &w.LastUsedAt)
+	err := row.Scan(&w.ID, &w.OrganizationID, &w.OwnerID, &w.TemplateID, &w.Name, &w.Deleted, &w.CreatedAt, &w.UpdatedAt, &w.LastUsedAt, &w.TTLMillis)
 	return w, notFound(err)
 }
 
 // InsertWorkspace creates a workspace.
 func (s *Store) InsertWorkspace(ctx context.Context, w Workspace) (Workspace, error) {
-	return scanWorkspace(s.db.QueryRow(ctx, `INSERT INTO workspaces (id, organization_id, owner_id, template_id, name, created_at, updated_at, last_used_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $6, $6) RETURNING `+workspaceColumns, w.ID, w.OrganizationID, w.OwnerID, w.TemplateID, w.Name, w.CreatedAt))
+	return scanWorkspace(s.db.QueryRow(ctx, `INSERT INTO workspaces (id, organization_id, owner_id, template_id, name, created_at, updated_at, last_used_at, ttl_ms)
+		VALUES ($1, $2, $3, $4, $5, $6, $6, $6, $7) RETURNING `+workspaceColumns, w.ID, w.OrganizationID, w.OwnerID, w.TemplateID, w.Name, w.CreatedAt, w.TTLMillis))
 }
 
 // GetWorkspaceByID returns a workspace, deleted or not.
@@ -118,13 +121,17 @@ type WorkspaceBuild struct {
 	JobID             uuid.UUID
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
+	// Deadline is when the lifecycle executor stops the workspace: set
+	// when a start build succeeds and the workspace has a ttl, moved by
+	// activity; nil otherwise.
+	Deadline *time.Time
 }
 
-const buildColumns = `id, workspace_id, template_version_id, build_number, transition, initiator_id, reason, provisioner_state, job_id, created_at, updated_at`
+const buildColumns = `id, workspace_id, template_version_id, build_number, transition, initiator_id, reason, provisioner_state, job_id, created_at, updated_at, deadline`
 
 func scanBuild(row pgx.Row) (WorkspaceBuild, error) {
 	var b WorkspaceBuild
-	err := row.Scan(&b.ID, &b.WorkspaceID, &b.TemplateVersionID, &b.BuildNumber, &b.Transition, &b.InitiatorID, &b.Reason, &b.ProvisionerState, &b.JobID, &b.CreatedAt, &b.UpdatedAt)
+	err := row.Scan(&b.ID, &b.WorkspaceID, &b.TemplateVersionID, &b.BuildNumber, &b.Transition, &b.InitiatorID, &b.Reason, &b.ProvisionerState, &b.JobID, &b.CreatedAt, &b.UpdatedAt, &b.Deadline)
 	return b, notFound(err)
 }
 

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/opencoder/coder/coderd/database"
 	"github.com/opencoder/coder/codersdk"
 )
 
@@ -54,8 +55,22 @@ func Forbidden(w http.ResponseWriter) {
 	Error(w, http.StatusForbidden, "Forbidden.", "You do not have permission to perform this action.")
 }
 
-// InternalError answers 500 without leaking internals, logging the cause.
+// DatabaseUnavailableMessage is the answer to a request that failed
+// because PostgreSQL is out of reach.
+const DatabaseUnavailableMessage = "The database is unreachable; try again shortly."
+
+// InternalError answers 500 without leaking internals, logging the cause;
+// or 503 with Retry-After when the cause is a database out of reach
+// (database.IsUnavailable), since then the request itself was fine and
+// will work again once the database is back.
 func InternalError(w http.ResponseWriter, r *http.Request, log *slog.Logger, msg string, err error) {
+	if database.IsUnavailable(err) {
+		log.WarnContext(r.Context(), msg+": database unreachable", slog.String("path", r.URL.Path), slog.Any("error", err))
+		w.Header().Set("Retry-After", "5")
+		Error(w, http.StatusServiceUnavailable, DatabaseUnavailableMessage,
+			"This server cannot reach PostgreSQL ("+msg+"); it serves again by itself once the database answers.")
+		return
+	}
 	log.ErrorContext(r.Context(), msg, slog.String("path", r.URL.Path), slog.Any("error", err))
 	Error(w, http.StatusInternalServerError, "Internal error: "+msg+".", "The server logged the details.")
 }

@@ -8,9 +8,13 @@ import (
 // coder_agent.init_script (with ${ACCESS_URL} and ${AUTH_TYPE} filled in by
 // the provider and ${ARCH}/${OS} by us). It fetches this deployment's agent
 // binary with whatever downloader the image has, retrying until coderd
-// answers, then execs `coder agent`.
+// answers, then execs `coder agent`. Until then SIGTERM ends it (the
+// machine is stopping), within the few seconds of a sleep or download.
 const agentInitScriptUnix = `#!/bin/sh
 set -u
+# Often the machine's main process: end on a stop even before the agent
+# runs (PID 1 ignores SIGTERM without a handler; exec drops this one).
+trap 'echo "Stopped before the agent started." >&2; exit 143' TERM INT
 # Coder workspace agent bootstrap.
 BINARY_DIR="${BINARY_DIR:-$(mktemp -d -t coder.XXXXXX 2>/dev/null || echo /tmp/coder.$$)}"
 mkdir -p "$BINARY_DIR"

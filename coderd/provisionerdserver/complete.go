@@ -38,7 +38,9 @@ func (s *Server) CompleteJob(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var badShape string
+	var ended database.ProvisionerJob
 	ok = s.endWorkerJob(w, r, jobID, req.DaemonID, "complete job", func(tx *database.Store, job database.ProvisionerJob) error {
+		ended = job
 		now := s.now()
 		switch codersdk.ProvisionerJobType(job.Type) {
 		case codersdk.ProvisionerJobTypeTemplateVersionImport:
@@ -68,6 +70,7 @@ func (s *Server) CompleteJob(w http.ResponseWriter, r *http.Request) {
 		httpapi.Error(w, http.StatusBadRequest, badShape)
 		return
 	}
+	s.countBuild(ctx, ended, buildSucceeded)
 	s.publishJobLogs(ctx, jobID)
 	httpapi.Write(w, http.StatusOK, codersdk.Response{Message: "Job completed."})
 }
@@ -118,6 +121,20 @@ func (s *Server) storeBuild(ctx context.Context, tx *database.Store, job databas
 	}
 	if err := insertResources(ctx, tx, job.ID, build.Transition, res.Resources, now); err != nil {
 		return err
+	}
+	if build.Transition == string(codersdk.WorkspaceTransitionStart) {
+		// Autostop: the workspace runs for its ttl from now (activity
+		// pushes it later); none without a ttl.
+		ws, err := tx.GetWorkspaceByID(ctx, build.WorkspaceID)
+		if err != nil {
+			return fmt.Errorf("get workspace: %w", err)
+		}
+		if ws.TTLMillis != nil && *ws.TTLMillis > 0 {
+			deadline := now.Add(time.Duration(*ws.TTLMillis) * time.Millisecond)
+			if err := tx.SetWorkspaceBuildDeadline(ctx, build.ID, &deadline, now); err != nil {
+				return err
+			}
+		}
 	}
 	if build.Transition == string(codersdk.WorkspaceTransitionDelete) {
 		if err := tx.MarkWorkspaceDeleted(ctx, build.WorkspaceID, now); err != nil {

@@ -28,11 +28,14 @@ func (s *Server) FailJob(w http.ResponseWriter, r *http.Request) {
 		req.Error = "The provisioner reported a failure without a message."
 	}
 	msg, code := httpapi.Truncate(httpapi.NoNUL(req.Error), maxErrorBytes), httpapi.Truncate(httpapi.NoNUL(req.ErrorCode), 64)
+	var ended database.ProvisionerJob
 	if !s.endWorkerJob(w, r, jobID, req.DaemonID, "fail job", func(tx *database.Store, job database.ProvisionerJob) error {
+		ended = job
 		return s.endJobWithError(ctx, tx, job, msg, code, req.State)
 	}) {
 		return
 	}
+	s.countBuild(ctx, ended, buildFailed)
 	s.publishJobLogs(ctx, jobID)
 	httpapi.Write(w, http.StatusOK, codersdk.Response{Message: "Job failed."})
 }
@@ -79,6 +82,7 @@ func (s *Server) failJobInternal(ctx context.Context, job database.ProvisionerJo
 	if err != nil {
 		return fmt.Errorf("fail job %s: %w", job.ID, err)
 	}
+	s.countBuild(ctx, job, buildFailed)
 	s.publishJobLogs(ctx, job.ID)
 	return nil
 }

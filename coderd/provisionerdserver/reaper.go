@@ -13,21 +13,79 @@ import (
 // runReaper fails running jobs whose daemon stopped heartbeating, until ctx
 // ends. Daemons heartbeat every few seconds, so a silent one is gone well
 // before the incumbent's five-minute hang detection would notice.
+//
+// A daemon cannot heartbeat through a replica that cannot reach the
+// database, so silence that overlaps this replica's own outage proves
+// nothing: after an outage the reaper holds off for a whole
+// HeartbeatTimeout (see reapGate), giving the daemons, whose jobs ran on
+// meanwhile, time to be heard again. Otherwise a database restart longer
+// than the timeout would fail every running job once it came back.
 func (s *Server) runReaper(ctx context.Context) {
 	t := time.NewTicker(s.opts.ReapInterval)
 	defer t.Stop()
+	var gate reapGate
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		err := s.opts.DB.Ping(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		switch gate.observe(s.now(), err == nil) {
+		case gateLost:
+			s.opts.Logger.WarnContext(ctx, "reaper: database unreachable; reaping waits until it is back", "error", err)
+		case gateBack:
+			s.opts.Logger.InfoContext(ctx, "reaper: database back; no job is reaped for one heartbeat timeout, so daemons can report first", "timeout", s.opts.HeartbeatTimeout)
+		}
+		if !gate.allowed(s.now(), s.opts.HeartbeatTimeout) {
+			continue
+		}
 		if n, err := s.ReapHungJobs(ctx); err != nil && ctx.Err() == nil {
 			s.opts.Logger.WarnContext(ctx, "reap hung jobs", "error", err)
+			if database.IsUnavailable(err) {
+				gate.observe(s.now(), false)
+			}
 		} else if n > 0 {
 			s.opts.Logger.InfoContext(ctx, "reaped hung jobs", "count", n)
 		}
 	}
+}
+
+// gateEvent is what one observation changed.
+type gateEvent int
+
+const (
+	gateSame gateEvent = iota
+	gateLost           // the database just became unreachable
+	gateBack           // it just answered again
+)
+
+// reapGate remembers this replica's last database outage: reaping is
+// allowed only once the database has been reachable for a whole heartbeat
+// timeout since it came back (or was never lost).
+type reapGate struct {
+	down   bool
+	backAt time.Time // zero: never lost
+}
+
+func (g *reapGate) observe(now time.Time, reachable bool) gateEvent {
+	switch {
+	case !reachable && !g.down:
+		g.down = true
+		return gateLost
+	case reachable && g.down:
+		g.down = false
+		g.backAt = now
+		return gateBack
+	}
+	return gateSame
+}
+
+func (g *reapGate) allowed(now time.Time, timeout time.Duration) bool {
+	return !g.down && (g.backAt.IsZero() || now.Sub(g.backAt) >= timeout)
 }
 
 // ReapHungJobs fails every running job not heard from within
@@ -89,6 +147,7 @@ func (s *Server) reapJob(ctx context.Context, stale database.ProvisionerJob, now
 		return false, err
 	}
 	s.opts.Logger.WarnContext(ctx, "failed hung job", "job_id", stale.ID, "reason", msg)
+	s.countBuild(ctx, stale, buildFailed)
 	s.publishJobLogs(ctx, stale.ID)
 	return true, nil
 }

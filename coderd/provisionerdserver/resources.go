@@ -24,6 +24,9 @@ type AgentSpec struct {
 	Apps                     []codersdk.ProvisionerApp           `json:"apps,omitempty"`
 	Metadata                 []codersdk.ProvisionerAgentMetadata `json:"metadata,omitempty"`
 	Order                    int64                               `json:"order"`
+	// DisplayApps is the display_apps block; nil (no block, or a spec
+	// stored before it was kept) means the provider's defaults.
+	DisplayApps *codersdk.ProvisionerDisplayApps `json:"display_apps,omitempty"`
 }
 
 // insertResources stores what a job found. Agent tokens are stored hashed;
@@ -45,7 +48,7 @@ func insertResources(ctx context.Context, tx *database.Store, jobID uuid.UUID, t
 				token = uuid.NewString()
 			}
 			spec, err := json.Marshal(AgentSpec{Env: a.Env, ConnectionTimeoutSeconds: a.ConnectionTimeoutSeconds, TroubleshootingURL: a.TroubleshootingURL,
-				MOTDFile: a.MOTDFile, Scripts: a.Scripts, Apps: a.Apps, Metadata: a.Metadata, Order: a.Order})
+				MOTDFile: a.MOTDFile, Scripts: a.Scripts, Apps: a.Apps, Metadata: a.Metadata, DisplayApps: a.DisplayApps, Order: a.Order})
 			if err != nil {
 				return err
 			}

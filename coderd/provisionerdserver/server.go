@@ -57,6 +57,8 @@ type Options struct {
 	// DetachedWriteTimeout bounds writes that outlive their request, such
 	// as returning a job whose daemon hung up (default 10 s).
 	DetachedWriteTimeout time.Duration
+	// Metrics counts ended builds (nil: no metrics).
+	Metrics *Metrics
 }
 
 // Server serves the provisioner daemons' job protocol.

@@ -59,6 +59,8 @@ type Pubsub struct {
 	subs    map[string]map[*subscription]struct{}
 	waiters []chan struct{} // acked when the listener has synced its LISTENs
 	closed  bool
+
+	counters counters // for Collect
 }
 
 type subscription struct{ fn Handler }
@@ -96,7 +98,15 @@ func (p *Pubsub) Close() error {
 
 // Publish sends payload (at most ~8000 bytes) on channel.
 func (p *Pubsub) Publish(ctx context.Context, channel string, payload []byte) error {
-	if _, err := p.pool.Exec(ctx, "SELECT pg_notify($1, $2)", channel, string(payload)); err != nil {
+	_, err := p.pool.Exec(ctx, "SELECT pg_notify($1, $2)", channel, string(payload))
+	switch {
+	case channel == p.control:
+	case err != nil:
+		p.counters.publishFailed.Add(1)
+	default:
+		p.counters.publishOK.Add(1)
+	}
+	if err != nil {
 		return fmt.Errorf("publish on %s: %w", channel, err)
 	}
 	return nil
@@ -231,6 +241,7 @@ func (p *Pubsub) listen(ctx context.Context, connected func()) error {
 			}
 			continue
 		}
+		p.counters.received.Add(1)
 		p.dispatch(n.Channel, []byte(n.Payload), nil)
 	}
 }

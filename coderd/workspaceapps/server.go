@@ -53,18 +53,23 @@ type Options struct {
 	// revoked permission takes at most this long to bite.
 	TokenLifetime time.Duration
 	SecureCookies bool
-	Logger        *slog.Logger
-	Now           func() time.Time
+	// Tickets remembers redeemed sign-in tickets (default: this process's
+	// memory, which is wrong with several replicas: coderd passes the
+	// database).
+	Tickets TicketStore
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // ticketLifetime is how long a subdomain ticket may sit in a URL.
 const ticketLifetime = time.Minute
 
+const ticketRefused = "This sign-in link has expired or was already used; open the app again from the dashboard."
+
 // Server serves workspace apps. It is safe for concurrent use.
 type Server struct {
 	opts  Options
 	proxy *httputil.ReverseProxy
-	used  usedTickets
 }
 
 // New validates opts and returns a Server.
@@ -88,6 +93,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Tickets == nil {
+		opts.Tickets = &usedTickets{}
 	}
 	s := &Server{opts: opts}
 	s.proxy = newReverseProxy(opts.Dialer, s.proxyError)
@@ -227,8 +235,18 @@ func (s *Server) ServeAuthRedirect(w http.ResponseWriter, r *http.Request) {
 func (s *Server) redeemTicket(w http.ResponseWriter, r *http.Request, req Request, ticket string) {
 	now := s.opts.Now()
 	tok, err := s.opts.Keys.Decrypt(ticket, req, now)
-	if err != nil || tok.Nonce == "" || !s.used.use(tok.Nonce, tok.Expiry, now) {
-		s.fail(w, r, http.StatusUnauthorized, "This sign-in link has expired or was already used; open the app again from the dashboard.")
+	if err != nil || tok.Nonce == "" {
+		s.fail(w, r, http.StatusUnauthorized, ticketRefused)
+		return
+	}
+	fresh, err := s.opts.Tickets.UseTicket(r.Context(), tok.Nonce, tok.Expiry, now)
+	if err != nil {
+		s.opts.Logger.ErrorContext(r.Context(), "use app ticket", "error", err)
+		s.fail(w, r, http.StatusServiceUnavailable, "Could not check the sign-in link; try again shortly.")
+		return
+	}
+	if !fresh {
+		s.fail(w, r, http.StatusUnauthorized, ticketRefused)
 		return
 	}
 	tok.Nonce = ""

@@ -2,6 +2,7 @@ package workspaceapps
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -307,4 +309,79 @@ func TestAppUnreachable(t *testing.T) {
 	require.Equal(t, http.StatusBadGateway, status)
 	require.Contains(t, body, "Is it running in the workspace?")
 	t.Logf("unreachable app answered in %s", time.Since(start))
+}
+
+// switchTickets is an in-memory TicketStore that can be made to fail, as
+// a database that went away.
+type switchTickets struct {
+	usedTickets
+	failing atomic.Bool
+}
+
+func (s *switchTickets) UseTicket(ctx context.Context, nonce string, expiry, now time.Time) (bool, error) {
+	if s.failing.Load() {
+		return false, errors.New("database unreachable")
+	}
+	return s.usedTickets.UseTicket(ctx, nonce, expiry, now)
+}
+
+// TestSubdomainAppTicketStore: the redeemed-ticket store is the Server's
+// Tickets option, so two Servers sharing one (two replicas sharing the
+// database) refuse on one a ticket redeemed on the other; a store that
+// fails makes the sign-in answer 503, never let the ticket through.
+func TestSubdomainAppTicketStore(t *testing.T) {
+	t.Parallel()
+	f := newAppFixture(t, "owner", false)
+	shared := &switchTickets{}
+	opts := f.srv.opts
+	opts.Tickets = shared
+	serve := func() *httptest.Server {
+		s, err := New(opts)
+		require.NoError(t, err)
+		front := httptest.NewServer(http.HandlerFunc(s.ServeSubdomain))
+		t.Cleanup(front.Close)
+		return front
+	}
+	one, other := serve(), serve()
+	// A browser whose app hosts resolve to apps, the dashboard to the
+	// fixture (which makes the tickets, with the same keys).
+	browser := func(apps *httptest.Server, session string) (*http.Client, *[]string) {
+		c := f.client(t, session)
+		c.Transport = &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			to := f.front.Listener.Addr().String()
+			if strings.HasPrefix(addr, "app--") {
+				to = apps.Listener.Addr().String()
+			}
+			var d net.Dialer
+			return d.DialContext(ctx, network, to)
+		}}
+		hops := &[]string{}
+		c.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+			*hops = append(*hops, req.URL.String())
+			return nil
+		}
+		return c, hops
+	}
+
+	_, port, _ := net.SplitHostPort(f.front.Listener.Addr().String())
+	appURL := "http://app--main--ws1--alice.apps.localtest:" + port + "/"
+	c, hops := browser(one, "tok-alice")
+	status, body, _ := get(t, c, appURL)
+	require.Equal(t, http.StatusOK, status, body)
+	require.Len(t, *hops, 3, "auth-redirect, ticket, clean URL: %v", *hops)
+
+	// The same ticket URL, on the other Server: already used.
+	replay, _ := browser(other, "")
+	replay.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	status, body, _ = get(t, replay, (*hops)[1])
+	require.Equal(t, http.StatusUnauthorized, status, body)
+	require.Contains(t, body, "already used")
+
+	// A fresh ticket while the store fails: 503, and the app not reached.
+	shared.failing.Store(true)
+	c, _ = browser(other, "tok-alice")
+	status, body, _ = get(t, c, appURL)
+	require.Equal(t, http.StatusServiceUnavailable, status, body)
+	require.Contains(t, body, "try again shortly")
+	require.NotContains(t, body, "path=")
 }

@@ -1,6 +1,7 @@
 package workspaceapps
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
@@ -154,17 +155,24 @@ func (k Keys) gcm() (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
-// usedTickets remembers ticket nonces until they expire, so a ticket works
-// once. It is per process: with several replicas a ticket could be replayed
-// on another one within its one-minute life (the scale-out work moves this
-// to the database).
+// TicketStore remembers which sign-in tickets were redeemed, so each works
+// once. coderd keeps them in the database, shared by every replica (a
+// ticket redeemed on one is refused on the others); the default, for a
+// Server on its own, is memory.
+type TicketStore interface {
+	// UseTicket marks nonce used (its ticket expires at expiry) and
+	// reports whether it was unused until now.
+	UseTicket(ctx context.Context, nonce string, expiry, now time.Time) (bool, error)
+}
+
+// usedTickets is the in-memory TicketStore: nonces until they expire.
 type usedTickets struct {
 	mu   sync.Mutex
 	seen map[string]time.Time // nonce -> expiry; guarded by mu
 }
 
-// use reports whether nonce was unused, and marks it used.
-func (u *usedTickets) use(nonce string, expiry, now time.Time) bool {
+// UseTicket implements TicketStore.
+func (u *usedTickets) UseTicket(_ context.Context, nonce string, expiry, now time.Time) (bool, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.seen == nil {
@@ -176,8 +184,8 @@ func (u *usedTickets) use(nonce string, expiry, now time.Time) bool {
 		}
 	}
 	if _, dup := u.seen[nonce]; dup {
-		return false
+		return false, nil
 	}
 	u.seen[nonce] = expiry
-	return true
+	return true, nil
 }

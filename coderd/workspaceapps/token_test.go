@@ -74,7 +74,17 @@ func TestTicketEncryptDecrypt(t *testing.T) {
 	require.ErrorIs(t, err, ErrBadToken)
 
 	var used usedTickets
-	require.True(t, used.use("n1", tok.Expiry, now))
-	require.False(t, used.use("n1", tok.Expiry, now), "a ticket works once")
-	require.True(t, used.use("n1", tok.Expiry, now.Add(2*time.Minute)), "expired nonces are forgotten")
+	for _, c := range []struct {
+		at   time.Time
+		want bool
+		why  string
+	}{
+		{now, true, "first use"},
+		{now, false, "a ticket works once"},
+		{now.Add(2 * time.Minute), true, "expired nonces are forgotten"},
+	} {
+		fresh, err := used.UseTicket(t.Context(), "n1", tok.Expiry, c.at)
+		require.NoError(t, err)
+		require.Equal(t, c.want, fresh, c.why)
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/opencoder/coder/codersdk"
 )
@@ -45,7 +44,8 @@ type BuildResult struct {
 	Resources []codersdk.ProvisionerResource
 }
 
-// Build runs init, plan and apply, then reads the new state.
+// Build runs init and one apply (planning included), then reads the new
+// state (its file, without another Terraform run).
 //
 // The error contract: when Build fails before apply starts (bad template,
 // failed init or plan), it returns a nil result and the previous state
@@ -94,12 +94,11 @@ func (r *Runner) Build(ctx context.Context, req BuildRequest) (*BuildResult, err
 	if err := j.init(ctx); err != nil {
 		return nil, err
 	}
-	planFile := filepath.Join(j.dir, "build.tfplan")
-	if err := j.plan(ctx, StagePlanning, planFile, transition == TransitionDestroy, req.Variables); err != nil {
-		return nil, err
+	applied, applyErr := j.planAndApply(ctx, transition == TransitionDestroy, req.Variables)
+	if applyErr != nil && !applied {
+		// Planning failed: nothing changed, the previous state stands.
+		return nil, applyErr
 	}
-
-	applyErr := j.apply(ctx, planFile)
 	state, readErr := j.readState(req.State)
 	result := &BuildResult{State: state}
 	if applyErr != nil {
@@ -112,16 +111,34 @@ func (r *Runner) Build(ctx context.Context, req BuildRequest) (*BuildResult, err
 		return result, fmt.Errorf("build: %w", readErr)
 	}
 
-	tfState, err := j.showState(ctx)
+	resources, err := j.stateResources(ctx, state)
 	if err != nil {
 		return result, err
 	}
-	resources, err := convertState(tfState)
-	if err != nil {
-		return result, fmt.Errorf("build: %w", err)
-	}
 	result.Resources = resources
 	return result, nil
+}
+
+// stateResources converts the applied state, read from the state file
+// itself; only a state it cannot read costs a `terraform show -json`.
+func (j *job) stateResources(ctx context.Context, state []byte) ([]codersdk.ProvisionerResource, error) {
+	all, rawErr := stateResources(state)
+	if rawErr != nil {
+		tfState, err := j.showState(ctx)
+		if err != nil {
+			return nil, err
+		}
+		resources, err := convertState(tfState)
+		if err != nil {
+			return nil, fmt.Errorf("build: %w", err)
+		}
+		return resources, nil
+	}
+	resources, err := convertResources(all, depsFromState(all))
+	if err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	return resources, nil
 }
 
 // stateIsEmpty reports a state with no resources (or no state at all).

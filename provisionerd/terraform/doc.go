@@ -1,6 +1,6 @@
 // Package terraform runs template Terraform for a provisioner daemon: it
 // imports template versions (init + a plan for each of the start and stop
-// transitions) and runs workspace builds (init, plan, apply, show), turning
+// transitions) and runs workspace builds (init, then one apply that plans too; the new state is read from its file), turning
 // plans and states into the codersdk wire types coderd stores.
 //
 // It drives the Terraform CLI through hashicorp/terraform-exec, finds or

@@ -1,6 +1,7 @@
 package terraform
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -113,6 +114,10 @@ var (
 		"SSL_CERT_FILE", "SSL_CERT_DIR",
 		"SSH_AUTH_SOCK", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR",
 		"KUBECONFIG", "TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE",
+		// In-cluster configuration: a provisioner in a pod reaches the API
+		// server at the address Kubernetes injects (with the pod's service
+		// account token, a file).
+		"KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT",
 	}
 	hostEnvPrefixes = []string{
 		"LC_",
@@ -222,7 +227,11 @@ func (r *Runner) jobEnv(m Metadata, transition Transition, params, previous []co
 	set("CODER_WORKSPACE_BUILD_ID", m.WorkspaceBuildID)
 	set("CODER_WORKSPACE_OWNER", m.Owner)
 	set("CODER_WORKSPACE_OWNER_ID", m.OwnerID)
-	set("CODER_WORKSPACE_OWNER_NAME", m.OwnerName)
+	// The owner's full name; for an owner without one, the username. The
+	// coder provider fills a blank full_name with the word "default", so
+	// the stock `coalesce(full_name, name)` git identity would commit as
+	// "default" (it does on the incumbent).
+	set("CODER_WORKSPACE_OWNER_NAME", cmp.Or(m.OwnerName, m.Owner))
 	set("CODER_WORKSPACE_OWNER_EMAIL", m.OwnerEmail)
 	set("CODER_WORKSPACE_OWNER_SESSION_TOKEN", m.OwnerSessionToken)
 	set("CODER_WORKSPACE_OWNER_SSH_PUBLIC_KEY", m.OwnerSSHPublicKey)

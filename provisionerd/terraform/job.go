@@ -146,11 +146,21 @@ func (j *job) plan(ctx context.Context, stage, planFile string, destroy bool, va
 	})
 }
 
-// apply applies planFile.
-func (j *job) apply(ctx context.Context, planFile string) error {
-	return j.run(ctx, "apply", StageApplying, true, func(stdout io.Writer) error {
-		return j.tf.ApplyJSON(ctx, stdout, tfexec.DirOrPlan(planFile))
+// planAndApply plans and applies in one `terraform apply` (one start of
+// Terraform and every provider fewer than plan -out and apply of the
+// plan). Its lines carry StagePlanning until Terraform's first apply-phase
+// message, then StageApplying. applied says whether that phase began: when
+// it did not, Terraform changed nothing and wrote no state.
+func (j *job) planAndApply(ctx context.Context, destroy bool, vars map[string]string) (applied bool, err error) {
+	opts := []tfexec.ApplyOption{tfexec.Destroy(destroy), tfexec.Refresh(true)}
+	for _, v := range sortedVars(vars) {
+		opts = append(opts, tfexec.Var(v))
+	}
+	err = j.run(ctx, "apply", StagePlanning, true, func(stdout io.Writer) error {
+		j.sink.expectApply(StageApplying)
+		return j.tf.ApplyJSON(ctx, stdout, opts...)
 	})
+	return j.sink.applyStarted(), err
 }
 
 func (j *job) showPlan(ctx context.Context, planFile string) (*tfjson.Plan, error) {

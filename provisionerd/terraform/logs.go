@@ -2,6 +2,7 @@ package terraform
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -25,10 +26,15 @@ type logSink struct {
 	logf   func(codersdk.ProvisionerLog)
 	redact *redactor
 
-	mu     sync.Mutex
-	stage  string          // guarded by mu
-	diags  []Diagnostic    // error diagnostics of the current command; guarded by mu
-	stderr strings.Builder // tail of the current command's stderr; guarded by mu
+	mu    sync.Mutex
+	stage string // guarded by mu
+	// applyStage, when set, replaces stage at the first message of
+	// Terraform's apply phase (planAndApply's one command logs both
+	// phases); applying records that it came. Guarded by mu.
+	applyStage string
+	applying   bool
+	diags      []Diagnostic    // error diagnostics of the current command; guarded by mu
+	stderr     strings.Builder // tail of the current command's stderr; guarded by mu
 }
 
 func newLogSink(logf func(codersdk.ProvisionerLog), red *redactor) *logSink {
@@ -92,6 +98,9 @@ func (s *logSink) jsonLine(line string) {
 		s.emitLocked(time.Now(), codersdk.ProvisionerLogLevelInfo, line)
 		return
 	}
+	if s.applyStage != "" && startsApply(line) {
+		s.stage, s.applyStage, s.applying = s.applyStage, "", true
+	}
 	output := msg.Message()
 	if d, ok := msg.(tfjson.DiagnosticLogMessage); ok {
 		diag := diagnosticFrom(d.Diagnostic)
@@ -106,6 +115,44 @@ func (s *logSink) jsonLine(line string) {
 		}
 	}
 	s.emitLocked(msg.Timestamp(), logLevel(msg.Level()), output)
+}
+
+// startsApply reports a machine-readable UI message of the apply phase:
+// the first change applied, or the apply's summary when nothing changes.
+// Reading a data source while planning is an apply_start too, with action
+// "read": not a change. (terraform-json does not type these messages.)
+func startsApply(line string) bool {
+	if !strings.Contains(line, `"apply_start"`) && !strings.Contains(line, `"change_summary"`) {
+		return false
+	}
+	var m struct {
+		Type    string `json:"type"`
+		Changes struct {
+			Operation string `json:"operation"`
+		} `json:"changes"`
+		Hook struct {
+			Action string `json:"action"`
+		} `json:"hook"`
+	}
+	if json.Unmarshal([]byte(line), &m) != nil {
+		return false
+	}
+	return (m.Type == "apply_start" && m.Hook.Action != "read") || (m.Type == "change_summary" && m.Changes.Operation != "plan")
+}
+
+// expectApply makes the next apply-phase message switch the stage to
+// stage (see applyStage).
+func (s *logSink) expectApply(stage string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.applyStage, s.applying = stage, false
+}
+
+// applyStarted reports whether the apply phase began since expectApply.
+func (s *logSink) applyStarted() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.applying
 }
 
 // textLine handles one line of plain output (init, and every stderr).

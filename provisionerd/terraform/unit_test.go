@@ -122,12 +122,14 @@ func TestHostEnv(t *testing.T) {
 		"CODER_SESSION_TOKEN=secret", "CODER_PROVISIONER_DAEMON_PSK=psk", "CODER_AGENT_URL=http://daemon",
 		"TF_LOG=TRACE", "TF_VAR_x=1", "TF_CLI_CONFIG_FILE=/op.rc", "DATABASE_URL=postgres://", "MY_TOOL_HOME=/t",
 		"EXTRA_ONE=1", "CUSTOM_A=a", "CODER_EXTRA=no",
+		"KUBERNETES_SERVICE_HOST=10.96.0.1", "KUBERNETES_SERVICE_PORT=443", "KUBERNETES_PORT=tcp://10.96.0.1:443",
 	}
 	got := hostEnv(environ, []string{"EXTRA_ONE", "CUSTOM_*", "CODER_EXTRA"})
 	want := map[string]string{
 		"PATH": "/usr/bin", "HOME": "/root", "LC_ALL": "C", "AWS_ACCESS_KEY_ID": "AKIA", "GOOGLE_CREDENTIALS": "{}",
 		"DOCKER_HOST": "unix:///x.sock", "KUBECONFIG": "/k", "HTTPS_PROXY": "http://p", "TF_TOKEN_app_terraform_io": "t",
 		"EXTRA_ONE": "1", "CUSTOM_A": "a",
+		"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443",
 	}
 	assertJSONEqual(t, "host env", want, got)
 }
@@ -176,6 +178,19 @@ func TestJobEnv(t *testing.T) {
 	}
 	if _, err := r.jobEnv(Metadata{AgentScripts: map[string]string{"Linux-AMD64": "x"}}, TransitionStart, nil, nil); err == nil {
 		t.Error("bad agent script key accepted")
+	}
+
+	// An owner without a full name: the provider would fill in "default".
+	for full, want := range map[string]string{"Alice Liddell": "Alice Liddell", "": "alice"} {
+		m := testMetadata(TransitionStart)
+		m.OwnerName = full
+		env, err := r.jobEnv(m, TransitionStart, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := env["CODER_WORKSPACE_OWNER_NAME"]; got != want {
+			t.Errorf("full name %q: CODER_WORKSPACE_OWNER_NAME = %q, want %q", full, got, want)
+		}
 	}
 }
 

@@ -11,6 +11,34 @@ terraform {
   }
 }
 
+# Template variables: set by the template admin at push time
+# (`coder templates push --variable NAME=VALUE`), the same for every
+# workspace of the template.
+
+variable "ami_id" {
+  type        = string
+  default     = ""
+  description = "AMI of the workspace VMs (x86-64 Ubuntu with cloud-init, e.g. a golden image). Empty: the newest Canonical Ubuntu 24.04 LTS of the region, looked up at each build."
+}
+
+variable "subnet_id" {
+  type        = string
+  default     = ""
+  description = "Subnet of the workspace VMs. Empty: the region's default VPC and subnet. Instances must reach coderd's access URL from there."
+}
+
+variable "security_group_ids" {
+  type        = list(string)
+  default     = []
+  description = "Security groups of the workspace VMs. Empty: the VPC's default group. The agent only dials out: no inbound rule is needed."
+}
+
+variable "instance_profile" {
+  type        = string
+  default     = ""
+  description = "IAM instance profile of the workspace VMs (what code in the workspace may do in AWS). Empty: none."
+}
+
 provider "coder" {}
 
 data "coder_workspace" "me" {}
@@ -99,8 +127,10 @@ provider "aws" {
   region = data.coder_parameter.region.value
 }
 
-# The newest Ubuntu 24.04 LTS image from Canonical.
+# The newest Ubuntu 24.04 LTS image from Canonical, unless var.ami_id names
+# one (then nothing is looked up).
 data "aws_ami" "ubuntu" {
+  count       = var.ami_id == "" ? 1 : 0
   most_recent = true
   owners      = ["099720109477"]
   filter {
@@ -145,9 +175,12 @@ locals {
 # The VM lives as long as the workspace; stopping the workspace stops it
 # (disk kept, no compute billed) and deleting the workspace terminates it.
 resource "aws_instance" "workspace" {
-  ami           = data.aws_ami.ubuntu.id
-  instance_type = data.coder_parameter.instance_type.value
-  user_data     = local.user_data
+  ami                    = var.ami_id != "" ? var.ami_id : data.aws_ami.ubuntu[0].id
+  instance_type          = data.coder_parameter.instance_type.value
+  user_data              = local.user_data
+  subnet_id              = var.subnet_id != "" ? var.subnet_id : null
+  vpc_security_group_ids = length(var.security_group_ids) > 0 ? var.security_group_ids : null
+  iam_instance_profile   = var.instance_profile != "" ? var.instance_profile : null
 
   root_block_device {
     volume_size = data.coder_parameter.disk_size.value

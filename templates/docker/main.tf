@@ -185,6 +185,14 @@ resource "docker_container" "workspace" {
   entrypoint = ["sh", "-c", local.init_script]
   env        = ["CODER_AGENT_TOKEN=${coder_agent.main.token}"]
 
+  # On stop and delete Terraform destroys the container: Docker sends the
+  # agent (the container's main process) SIGTERM and kills it after this
+  # many seconds. The agent uses them to run the stop scripts (a
+  # shutdown_script, coder_script with run_on_stop; at most 5 minutes) and
+  # report how they ended, then exits at once. Without this the provider
+  # kills the container without any grace and stop scripts never run.
+  destroy_grace_seconds = 330
+
   network_mode = local.loopback ? "host" : "bridge"
   dynamic "host" {
     for_each = local.loopback ? [] : [1]

@@ -196,8 +196,9 @@ resource "kubernetes_deployment" "workspace" {
       spec {
         hostname = lower(data.coder_workspace.me.name)
         security_context {
-          run_as_user = 1000
-          fs_group    = 1000
+          run_as_user  = 1000
+          run_as_group = 1000
+          fs_group     = 1000
         }
 
         container {
