@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -119,8 +120,9 @@ func (m *waitMode) Type() string { return "yes|no|auto" }
 
 // agentWait says how long and for what awaitAgent waits.
 type agentWait struct {
-	// Scripts is whether to wait for the startup scripts. auto is yes
-	// today: the API does not say yet which scripts block login.
+	// Scripts is whether to wait for the startup scripts: yes waits for
+	// all of them, no for none, auto only for those that block login
+	// (start_blocks_login) when there are any (see lifecycleDone).
 	Scripts waitMode
 	// ConnectTimeout bounds the wait for the agent to connect (and, in
 	// dialAgent, to answer over the tailnet); 0 waits forever.
@@ -133,6 +135,9 @@ type agentWait struct {
 type progress struct {
 	w    io.Writer
 	last string
+	// waitedForScripts is set once a wait for startup scripts was
+	// announced, so their end is announced too.
+	waitedForScripts bool
 }
 
 func (p *progress) step(format string, args ...any) {
@@ -216,19 +221,53 @@ func awaitAgent(ctx context.Context, client *codersdk.Client, target agentTarget
 }
 
 // lifecycleDone decides, for a connected agent, whether the wait is over.
+// yes waits until the agent has run all its startup scripts (lifecycle
+// ready, start_error or start_timeout); no does not wait. auto waits only
+// when the agent's startup_script_behavior is blocking, and then only for
+// the scripts that block login: each must have reported a start run since
+// the agent started (an agent that does not report them is waited for
+// until its lifecycle says the scripts are done). A failed or timed-out
+// script prints a warning and the connection goes ahead.
 func lifecycleDone(target agentTarget, mode waitMode, p *progress) (bool, error) {
 	a := target.Agent
 	label := target.label()
+	if mode == waitAuto {
+		switch a.StartupScriptBehavior {
+		case codersdk.StartupScriptBehaviorNonBlocking:
+			mode = waitNo
+		case "": // a coderd from before scripts were reported: wait for all
+			mode = waitYes
+		}
+	}
 	switch a.LifecycleState {
 	case codersdk.WorkspaceAgentLifecycleReady:
+		scriptsDone(p, "")
 		return true, nil
 	case codersdk.WorkspaceAgentLifecycleCreated, codersdk.WorkspaceAgentLifecycleStarting:
-		if mode == waitNo {
+		switch mode {
+		case waitNo:
 			p.step("Startup scripts are still running; %s may not be fully set up yet.", label)
 			return true, nil
+		case waitYes:
+			p.waitedForScripts = true
+			p.step("Running startup scripts...")
+			return false, nil
 		}
-		p.step("Running startup scripts...")
-		return false, nil
+		pending, failed := blockingScripts(a)
+		if len(pending) > 0 {
+			p.waitedForScripts = true
+			p.step("Waiting for startup scripts that block login: %s...", strings.Join(pending, ", "))
+			return false, nil
+		}
+		for _, f := range failed {
+			p.step("Warning: startup script %s of %s %s; the workspace may be incomplete ('coder show %s' lists the scripts, the dashboard their output).",
+				f.name, label, f.outcome, target.Workspace.Name)
+		}
+		scriptsDone(p, " that block login")
+		if slices.ContainsFunc(a.Scripts, func(s codersdk.WorkspaceAgentScript) bool { return s.RunOnStart && !s.StartBlocksLogin }) {
+			p.step("Other startup scripts are still running; %s may not be fully set up yet.", label)
+		}
+		return true, nil
 	case codersdk.WorkspaceAgentLifecycleStartError:
 		p.step("Warning: a startup script of %s failed; the workspace may be incomplete ('coder logs' shows the build, the dashboard the script output).", label)
 		return true, nil
@@ -241,12 +280,59 @@ func lifecycleDone(target agentTarget, mode waitMode, p *progress) (bool, error)
 	}
 }
 
+// scriptsDone announces the end of a wait for startup scripts (which is
+// "" for all of them), if one was announced.
+func scriptsDone(p *progress, which string) {
+	if p.waitedForScripts {
+		p.waitedForScripts = false
+		p.step("Startup scripts%s are done.", which)
+	}
+}
+
+// scriptFailure is a blocking script that finished without success, kept
+// in two parts so the warning reads "startup script NAME of OWNER/WS
+// failed (exit 3)".
+type scriptFailure struct {
+	name    string // quoted display name
+	outcome string // "failed (exit 3)" or "timed out"
+}
+
+// blockingScripts names the agent's scripts that block login and have not
+// finished a start run since the agent started (pending), and describes
+// the finished ones that did not succeed.
+func blockingScripts(a codersdk.WorkspaceAgent) (pending []string, failed []scriptFailure) {
+	for _, s := range a.Scripts {
+		if !s.BlocksLogin() {
+			continue
+		}
+		name := strconv.Quote(s.DisplayName)
+		r := s.LastRun
+		// A run from before the agent's current start (an agent restart)
+		// does not count; neither does any run while the agent has not
+		// said it started.
+		if r == nil || r.Stage != codersdk.AgentScriptStageStart || a.StartedAt == nil || r.StartedAt.Before(*a.StartedAt) {
+			pending = append(pending, s.DisplayName)
+			continue
+		}
+		switch r.Status {
+		case codersdk.AgentScriptStatusOK, codersdk.AgentScriptStatusPipesLeftOpen:
+		case codersdk.AgentScriptStatusTimedOut:
+			failed = append(failed, scriptFailure{name: name, outcome: "timed out"})
+		default:
+			failed = append(failed, scriptFailure{name: name, outcome: fmt.Sprintf("failed (exit %d)", r.ExitCode)})
+		}
+	}
+	return pending, failed
+}
+
 // dialOptions configure dialAgent.
 type dialOptions struct {
 	agentWait
 	// BlockEndpoints keeps traffic on DERP.
 	BlockEndpoints bool
 	Logger         *slog.Logger
+	// Timings marks each phase (nil: quiet); see --debug-timings.
+	Timings *timings
 }
 
 // dialAgent resolves arg, waits for its agent and joins the tailnet. The
@@ -260,6 +346,7 @@ func dialAgent(ctx context.Context, client *codersdk.Client, arg string, opts di
 	if err != nil {
 		return agentTarget{}, nil, err
 	}
+	opts.Timings.mark("api: workspace looked up")
 	target := agentTarget{Workspace: ws, AgentName: agentName, Agent: codersdk.WorkspaceAgent{Name: agentName}}
 	if ws.LatestBuild.Status == codersdk.WorkspaceStatusRunning {
 		// Fail at once on a bad agent name or an ambiguous workspace.
@@ -271,7 +358,10 @@ func dialAgent(ctx context.Context, client *codersdk.Client, arg string, opts di
 	if err != nil {
 		return target, nil, err
 	}
-	conn, err := agentconn.Dial(ctx, client, target.Agent.ID, agentconn.Options{Logger: opts.Logger, BlockEndpoints: opts.BlockEndpoints})
+	opts.Timings.mark("api: agent ready (wait done)")
+	conn, err := agentconn.Dial(ctx, client, target.Agent.ID, agentconn.Options{
+		Logger: opts.Logger, BlockEndpoints: opts.BlockEndpoints, Trace: opts.Timings.traceFunc(),
+	})
 	if err != nil {
 		// coderd's own words when it refuses (a browser-only deployment
 		// answers 409 with an explanation).
@@ -291,6 +381,7 @@ func dialAgent(ctx context.Context, client *codersdk.Client, arg string, opts di
 		return target, nil, fmt.Errorf("the agent of %s is connected to coderd but did not answer over the tailnet within %s: "+
 			"there is no direct path and the relay through %s/derp did not work", target.label(), opts.ConnectTimeout, client.URL)
 	}
+	opts.Timings.mark("tailnet: agent reachable (disco ping answered)")
 	return target, conn, nil
 }
 
