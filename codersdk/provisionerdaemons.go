@@ -90,6 +90,13 @@ type AcquiredJob struct {
 // AcquiredTemplateImport is an import job's input.
 type AcquiredTemplateImport struct {
 	Metadata ProvisionerMetadata `json:"metadata"`
+	// Variables are the template variable values given at push: each must
+	// name a variable the template declares.
+	Variables []VariableValue `json:"variables,omitempty"`
+	// PreviousVariables are the values of the template's active version
+	// for variables not in Variables: used for those the template still
+	// declares, the others dropped.
+	PreviousVariables []VariableValue `json:"previous_variables,omitempty"`
 }
 
 // AcquiredWorkspaceBuild is a build job's input.
@@ -100,6 +107,9 @@ type AcquiredWorkspaceBuild struct {
 	Parameters         []WorkspaceBuildParameter `json:"rich_parameter_values"`
 	PreviousParameters []WorkspaceBuildParameter `json:"previous_parameter_values"`
 	Metadata           ProvisionerMetadata       `json:"metadata"`
+	// Variables are the template variable values of the version built
+	// (those set at its push; the others keep their defaults).
+	Variables []VariableValue `json:"variables,omitempty"`
 }
 
 // ProvisionerMetadata is the workspace env contract: what coderd knows that
@@ -159,6 +169,9 @@ type CompletedTemplateImport struct {
 	// Presets are the coder_workspace_preset data sources, checked against
 	// Parameters.
 	Presets []Preset `json:"presets,omitempty"`
+	// Variables are the template's Terraform variables as declared (their
+	// Value empty: coderd holds the values).
+	Variables []TemplateVersionVariable `json:"variables,omitempty"`
 }
 
 // CompletedWorkspaceBuild is a build's outcome.
@@ -175,6 +188,12 @@ const (
 	JobErrorCodeDaemonShutdown  = "DAEMON_SHUTDOWN"
 	JobErrorCodeInvalidTemplate = "INVALID_TEMPLATE"
 	JobErrorCodeInternal        = "INTERNAL"
+	// JobErrorCodeRequiredTemplateVariables: the import lacks a value for
+	// a template variable without a default (the error names them).
+	JobErrorCodeRequiredTemplateVariables = "REQUIRED_TEMPLATE_VARIABLES"
+	// JobErrorCodeTemplateVariables: a value was given for a variable the
+	// template does not declare, or does not fit its type.
+	JobErrorCodeTemplateVariables = "TEMPLATE_VARIABLES"
 )
 
 // FailJobRequest reports failure (or cancellation, with ErrorCode

@@ -44,6 +44,12 @@ type CreateTemplateVersionRequest struct {
 	ExampleID       string            `json:"example_id,omitempty"`
 	Provisioner     string            `json:"provisioner"`
 	ProvisionerTags map[string]string `json:"tags,omitempty"`
+	// UserVariableValues set the template's variables for this version.
+	// With TemplateID, the variables not given keep the values of the
+	// template's active version (sensitive ones too), so a re-push needs
+	// none of them again. A variable the template does not declare fails
+	// the import.
+	UserVariableValues []VariableValue `json:"user_variable_values,omitempty"`
 }
 
 // CreateTemplateVersion queues an import of an uploaded file.

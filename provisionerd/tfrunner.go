@@ -54,13 +54,17 @@ func (r *TerraformRunner) InterruptGrace() time.Duration { return r.interruptGra
 // Import runs a template version import.
 func (r *TerraformRunner) Import(ctx context.Context, job *codersdk.AcquiredJob, logf func(codersdk.ProvisionerLog)) (*codersdk.CompletedTemplateImport, error) {
 	var meta codersdk.ProvisionerMetadata
+	var vars, prev []codersdk.VariableValue
 	if job.TemplateImport != nil {
 		meta = job.TemplateImport.Metadata
+		vars, prev = job.TemplateImport.Variables, job.TemplateImport.PreviousVariables
 	}
 	res, err := r.tf.Import(ctx, terraform.ImportRequest{
-		Source:   job.TemplateSourceArchive,
-		Metadata: terraformMetadata(meta),
-		Logf:     logf,
+		Source:            job.TemplateSourceArchive,
+		Metadata:          terraformMetadata(meta),
+		Variables:         variableMap(vars),
+		PreviousVariables: variableMap(prev),
+		Logf:              logf,
 	})
 	if err != nil {
 		return nil, terraformJobError(err)
@@ -71,7 +75,21 @@ func (r *TerraformRunner) Import(ctx context.Context, job *codersdk.AcquiredJob,
 		StopResources:  res.StopResources,
 		Readme:         string(res.Readme),
 		Presets:        res.Presets,
+		Variables:      res.Variables,
 	}, nil
+}
+
+// variableMap is the runner's form of template variable values (names are
+// unique: coderd refuses duplicates).
+func variableMap(vs []codersdk.VariableValue) map[string]string {
+	if len(vs) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(vs))
+	for _, v := range vs {
+		m[v.Name] = v.Value
+	}
+	return m
 }
 
 // Build runs a workspace build. After a failed apply it returns the partial
@@ -87,6 +105,7 @@ func (r *TerraformRunner) Build(ctx context.Context, job *codersdk.AcquiredJob, 
 		Metadata:           terraformMetadata(wb.Metadata),
 		Parameters:         wb.Parameters,
 		PreviousParameters: wb.PreviousParameters,
+		Variables:          variableMap(wb.Variables),
 		Logf:               logf,
 	})
 	var out *codersdk.CompletedWorkspaceBuild
@@ -136,13 +155,19 @@ func terraformMetadata(m codersdk.ProvisionerMetadata) terraform.Metadata {
 // terraformJobError gives a runner error its code: CANCELED when the job's
 // context ended, TERRAFORM for Terraform's own failures (the message
 // carries its diagnostics), INVALID_TEMPLATE for an archive that is
-// unsafe or not a tar, INTERNAL for the rest.
+// unsafe or not a tar, REQUIRED_TEMPLATE_VARIABLES or TEMPLATE_VARIABLES
+// for template variable values that do not fit, INTERNAL for the rest.
 func terraformJobError(err error) error {
 	var tfErr *terraform.Error
+	var varErr *terraform.VariablesError
 	code := codersdk.JobErrorCodeInternal
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		code = codersdk.JobErrorCodeCanceled
+	case errors.As(err, &varErr) && len(varErr.Missing) > 0:
+		code = codersdk.JobErrorCodeRequiredTemplateVariables
+	case errors.As(err, &varErr):
+		code = codersdk.JobErrorCodeTemplateVariables
 	case errors.As(err, &tfErr):
 		code = codersdk.JobErrorCodeTerraform
 	case isArchiveError(err):
@@ -151,13 +176,14 @@ func terraformJobError(err error) error {
 	return &JobError{Code: code, Err: err}
 }
 
-// isArchiveError reports a template archive that is unsafe or corrupt.
+// isArchiveError reports a template archive that is unsafe or corrupt, or
+// whose variable blocks cannot be read.
 // The terraform package marks unsafe archives; a corrupt one surfaces as
 // the tar or gzip reader's error.
 func isArchiveError(err error) bool {
 	var corrupt flate.CorruptInputError
 	switch {
-	case errors.Is(err, terraform.ErrUnsafeArchive),
+	case errors.Is(err, terraform.ErrUnsafeArchive), errors.Is(err, terraform.ErrInvalidVariableBlock),
 		errors.Is(err, tar.ErrHeader), errors.Is(err, tar.ErrFieldTooLong), errors.Is(err, tar.ErrInsecurePath),
 		errors.Is(err, gzip.ErrHeader), errors.Is(err, gzip.ErrChecksum),
 		errors.As(err, &corrupt):

@@ -25,8 +25,9 @@ type BuildRequest struct {
 	// the previous build (for monotonic validation).
 	Parameters         []codersdk.WorkspaceBuildParameter
 	PreviousParameters []codersdk.WorkspaceBuildParameter
-	// Variables are template variables, passed as -var name=value (so
-	// visible in the process list of the daemon's host: not for secrets).
+	// Variables are the template variable values of the version built,
+	// passed as ImportRequest's are; values for variables the template
+	// does not declare are ignored (the import judged them).
 	Variables map[string]string
 	// Logf receives every log line, in order and never concurrently. It
 	// runs on the goroutine copying Terraform's output, so it must not
@@ -91,10 +92,15 @@ func (r *Runner) Build(ctx context.Context, req BuildRequest) (*BuildResult, err
 	if err := j.setEnv(env); err != nil {
 		return nil, fmt.Errorf("build: %w", err)
 	}
+	if vars, err := j.useVariables(req.Variables, nil, false); err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	} else if vars.parseErr != nil {
+		return nil, fmt.Errorf("build: %w", vars.parseErr)
+	}
 	if err := j.init(ctx); err != nil {
 		return nil, err
 	}
-	applied, applyErr := j.planAndApply(ctx, transition == TransitionDestroy, req.Variables)
+	applied, applyErr := j.planAndApply(ctx, transition == TransitionDestroy)
 	if applyErr != nil && !applied {
 		// Planning failed: nothing changed, the previous state stands.
 		return nil, applyErr

@@ -284,6 +284,7 @@ func (r *Runner) jobEnv(m Metadata, transition Transition, params, previous []co
 
 // redactor replaces known secret values in text.
 type redactor struct {
+	secrets  []string
 	replacer *strings.Replacer
 }
 
@@ -311,9 +312,18 @@ func newRedactor(secrets []string) *redactor {
 		}
 	}
 	if len(pairs) == 0 {
-		return &redactor{}
+		return &redactor{secrets: secrets}
 	}
-	return &redactor{replacer: strings.NewReplacer(pairs...)}
+	return &redactor{secrets: secrets, replacer: strings.NewReplacer(pairs...)}
+}
+
+// with is a redactor for r's secrets and more.
+func (r *redactor) with(more []string) *redactor {
+	var have []string
+	if r != nil {
+		have = r.secrets
+	}
+	return newRedactor(append(append([]string(nil), have...), more...))
 }
 
 func (r *redactor) redact(s string) string {

@@ -18,9 +18,16 @@ type ImportRequest struct {
 	// (both are planned); an empty WorkspaceName becomes "import" and empty
 	// WorkspaceID and OwnerID get random UUIDs, as no workspace exists yet.
 	Metadata Metadata
-	// Variables are template variables, passed as -var name=value (so
-	// visible in the process list of the daemon's host: not for secrets).
+	// Variables are the template variable values given at push, read as
+	// Terraform reads -var but passed in a private -var-file (never on
+	// the command line). Each must name a variable the template declares,
+	// else the import fails with a *VariablesError, as it does when a
+	// required variable has no value.
 	Variables map[string]string
+	// PreviousVariables are values of the template's previous version:
+	// used for the variables it still declares and Variables leaves out,
+	// dropped (with a log line) for the others.
+	PreviousVariables map[string]string
 	// Logf receives every log line, in order and never concurrently. It
 	// runs on the goroutine copying Terraform's output, so it must not
 	// block for long (queue the line, don't send it over the network).
@@ -41,6 +48,9 @@ type ImportResult struct {
 	Readme []byte
 	// Presets are the coder_workspace_preset data sources.
 	Presets []codersdk.Preset
+	// Variables are the root module's variable blocks, in name order
+	// (Value empty).
+	Variables []codersdk.TemplateVersionVariable
 }
 
 // Import runs init and a plan for each of the start and stop transitions,
@@ -70,6 +80,10 @@ func (r *Runner) Import(ctx context.Context, req ImportRequest) (*ImportResult, 
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
+	vars, err := j.useVariables(req.Variables, req.PreviousVariables, true)
+	if err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
 	env, err := r.jobEnv(meta, TransitionStart, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
@@ -86,7 +100,7 @@ func (r *Runner) Import(ctx context.Context, req ImportRequest) (*ImportResult, 
 	}
 	d := depsFromDOT(dot)
 
-	result := &ImportResult{Readme: readme}
+	result := &ImportResult{Readme: readme, Variables: vars.apiVariables()}
 	for _, t := range []Transition{TransitionStart, TransitionStop} {
 		env, err := r.jobEnv(meta, t, nil, nil)
 		if err != nil {
@@ -100,7 +114,7 @@ func (r *Runner) Import(ctx context.Context, req ImportRequest) (*ImportResult, 
 			stage = StagePlanStop
 		}
 		planFile := filepath.Join(j.dir, "import-"+string(t)+".tfplan")
-		if err := j.plan(ctx, stage, planFile, false, req.Variables); err != nil {
+		if err := j.plan(ctx, stage, planFile, false); err != nil {
 			return nil, err
 		}
 		plan, err := j.showPlan(ctx, planFile)
@@ -126,6 +140,9 @@ func (r *Runner) Import(ctx context.Context, req ImportRequest) (*ImportResult, 
 		} else {
 			result.StopResources = resources
 		}
+	}
+	if vars.parseErr != nil {
+		return nil, fmt.Errorf("import: %w", vars.parseErr)
 	}
 	return result, nil
 }

@@ -9,7 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
@@ -35,6 +35,9 @@ type job struct {
 	dir  string
 	tf   *tfexec.Terraform
 	sink *logSink
+	// varFile holds the template variable values (-var-file); "" if none.
+	// It lives beside dir, not in the template, and goes with close.
+	varFile string
 }
 
 // newJob makes the job directory and unpacks the template into it. The
@@ -76,6 +79,32 @@ func (j *job) close() {
 	if err != nil {
 		j.r.logger.Error("remove job dir", slog.String("dir", j.dir), slog.Any("error", err))
 	}
+	if j.varFile != "" {
+		if err := os.Remove(j.varFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+			j.r.logger.Error("remove variables file", slog.String("path", j.varFile), slog.Any("error", err))
+		}
+	}
+}
+
+// useVariables checks the template variable values against the template's
+// declarations (see resolveVariables), keeps the sensitive ones out of the
+// logs and writes them for the following plans and applies. Call it before
+// the first Terraform command.
+func (j *job) useVariables(given, previous map[string]string, strict bool) (*templateVariables, error) {
+	tv, err := resolveVariables(j.dir, given, previous, strict, func(format string, args ...any) {
+		j.sink.Logf(codersdk.ProvisionerLogLevelWarn, format, args...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	j.sink.addSecrets(tv.secrets())
+	if j.varFile, err = tv.writeVarFile(j.r.workDir); err != nil {
+		return nil, err
+	}
+	if len(tv.values) > 0 {
+		j.sink.Logf(codersdk.ProvisionerLogLevelInfo, "Template variables set: %s", strings.Join(sortedKeys(tv.values), ", "))
+	}
+	return tv, nil
 }
 
 // setEnv gives every following command exactly env.
@@ -135,10 +164,10 @@ func (j *job) init(ctx context.Context) error {
 }
 
 // plan writes planFile; destroy plans a -destroy.
-func (j *job) plan(ctx context.Context, stage, planFile string, destroy bool, vars map[string]string) error {
+func (j *job) plan(ctx context.Context, stage, planFile string, destroy bool) error {
 	opts := []tfexec.PlanOption{tfexec.Out(planFile), tfexec.Destroy(destroy), tfexec.Refresh(true)}
-	for _, v := range sortedVars(vars) {
-		opts = append(opts, tfexec.Var(v))
+	if j.varFile != "" {
+		opts = append(opts, tfexec.VarFile(j.varFile))
 	}
 	return j.run(ctx, "plan", stage, true, func(stdout io.Writer) error {
 		_, err := j.tf.PlanJSON(ctx, stdout, opts...)
@@ -151,10 +180,10 @@ func (j *job) plan(ctx context.Context, stage, planFile string, destroy bool, va
 // plan). Its lines carry StagePlanning until Terraform's first apply-phase
 // message, then StageApplying. applied says whether that phase began: when
 // it did not, Terraform changed nothing and wrote no state.
-func (j *job) planAndApply(ctx context.Context, destroy bool, vars map[string]string) (applied bool, err error) {
+func (j *job) planAndApply(ctx context.Context, destroy bool) (applied bool, err error) {
 	opts := []tfexec.ApplyOption{tfexec.Destroy(destroy), tfexec.Refresh(true)}
-	for _, v := range sortedVars(vars) {
-		opts = append(opts, tfexec.Var(v))
+	if j.varFile != "" {
+		opts = append(opts, tfexec.VarFile(j.varFile))
 	}
 	err = j.run(ctx, "apply", StagePlanning, true, func(stdout io.Writer) error {
 		j.sink.expectApply(StageApplying)
@@ -206,15 +235,6 @@ func (j *job) readState(fallback []byte) ([]byte, error) {
 		return fallback, fmt.Errorf("read state: %w", err)
 	}
 	return b, nil
-}
-
-func sortedVars(vars map[string]string) []string {
-	out := make([]string, 0, len(vars))
-	for k, v := range vars {
-		out = append(out, k+"="+v)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // newUUID returns a random (version 4) UUID string.

@@ -44,6 +44,17 @@ func newLogSink(logf func(codersdk.ProvisionerLog), red *redactor) *logSink {
 	return &logSink{logf: logf, redact: red}
 }
 
+// addSecrets redacts more values from then on. Call it between commands
+// only (no output is being copied then).
+func (s *logSink) addSecrets(secrets []string) {
+	if len(secrets) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.redact = s.redact.with(secrets)
+}
+
 // begin starts a command: later lines carry stage, and the diagnostics and
 // stderr collected for the previous command are forgotten.
 func (s *logSink) begin(stage string) {

@@ -102,7 +102,7 @@ func TestStateResourcesMatchShow(t *testing.T) {
 	require.NoError(t, j.setEnv(env))
 	for _, step := range []func() error{
 		func() error { return j.init(ctx) },
-		func() error { _, err := j.planAndApply(ctx, false, nil); return err },
+		func() error { _, err := j.planAndApply(ctx, false); return err },
 	} {
 		if err := step(); err != nil {
 			logs.dump()
