@@ -434,6 +434,7 @@ func (api *API) routes() chi.Router {
 				r.Get("/", api.templateVersion)
 				r.Get("/rich-parameters", api.templateVersionRichParameters)
 				r.Get("/presets", api.templateVersionPresets)
+				r.Get("/variables", api.templateVersionVariables)
 				r.Get("/resources", api.templateVersionResources)
 				r.Get("/logs", api.templateVersionLogs)
 				r.Patch("/cancel", api.cancelTemplateVersion)

@@ -78,6 +78,7 @@ func (api *API) postTemplateVersion(w http.ResponseWriter, r *http.Request) {
 		v.Add("example_id", "cannot be combined with file_id; set one")
 	}
 	tags := provisionerdserver.ValidateTags(&v, "tags", req.ProvisionerTags)
+	validateVariableValues(&v, req.UserVariableValues)
 	if !v.OK() {
 		httpapi.Validation(w, "Invalid template version.", v.Errors())
 		return
@@ -103,6 +104,7 @@ func (api *API) postTemplateVersion(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var templateID *uuid.UUID
+	var previousVars []database.VariableValue
 	if req.TemplateID != uuid.Nil {
 		t, err := api.opts.DB.GetTemplateByID(ctx, req.TemplateID)
 		if errors.Is(err, database.ErrNotFound) || (err == nil && t.OrganizationID != org.ID) {
@@ -114,6 +116,10 @@ func (api *API) postTemplateVersion(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		templateID = &t.ID
+		if previousVars, err = api.previousVariableValues(ctx, t, req.UserVariableValues); err != nil {
+			httpapi.InternalError(w, r, api.opts.Logger, "get the active version's variables", err)
+			return
+		}
 	}
 	name := req.Name
 	if name == "" {
@@ -134,7 +140,10 @@ func (api *API) postTemplateVersion(w http.ResponseWriter, r *http.Request) {
 			ID: versionID, TemplateID: templateID, OrganizationID: org.ID, Name: name, Message: req.Message,
 			JobID: job.ID, CreatedBy: actor.User.ID, CreatedAt: api.now(),
 		})
-		return err
+		if err != nil || len(req.UserVariableValues)+len(previousVars) == 0 {
+			return err
+		}
+		return tx.SetTemplateVersionPendingVariables(ctx, version.ID, dbVariableValues(req.UserVariableValues), previousVars)
 	})
 	if database.IsUniqueViolation(err, database.UniqueTemplateVersionName) {
 		httpapi.Write(w, http.StatusConflict, codersdk.Response{Message: "A version with this name already exists.",

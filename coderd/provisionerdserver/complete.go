@@ -101,6 +101,9 @@ func (s *Server) storeImport(ctx context.Context, tx *database.Store, job databa
 			return err
 		}
 	}
+	if err := storeVariables(ctx, tx, version.ID, res.Variables); err != nil {
+		return err
+	}
 	if err := insertResources(ctx, tx, job.ID, "start", res.StartResources, now); err != nil {
 		return err
 	}

@@ -49,7 +49,11 @@ func (s *Server) acquiredJob(ctx context.Context, job database.ProvisionerJob) (
 				return nil, fmt.Errorf("get template: %w", err)
 			}
 		}
-		out.TemplateImport = &codersdk.AcquiredTemplateImport{Metadata: md}
+		vars, prev, err := s.importVariables(ctx, version.ID)
+		if err != nil {
+			return nil, err
+		}
+		out.TemplateImport = &codersdk.AcquiredTemplateImport{Metadata: md, Variables: vars, PreviousVariables: prev}
 	case codersdk.ProvisionerJobTypeWorkspaceBuild:
 		wb, err := s.workspaceBuildInput(ctx, job)
 		if err != nil {
@@ -142,9 +146,14 @@ func (s *Server) workspaceBuildInput(ctx context.Context, job database.Provision
 	} else if err := deleteOwnerWorkspaceToken(ctx, s.opts.DB, owner.ID, ws.ID); err != nil {
 		return nil, err
 	}
+	vars, err := s.buildVariables(ctx, version.ID)
+	if err != nil {
+		return nil, err
+	}
 	return &codersdk.AcquiredWorkspaceBuild{
 		WorkspaceBuildID: build.ID, WorkspaceName: ws.Name, State: state,
 		Parameters: ConvertBuildParameters(params), PreviousParameters: ConvertBuildParameters(prev), Metadata: md,
+		Variables: vars,
 	}, nil
 }
 

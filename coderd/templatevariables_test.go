@@ -1,0 +1,84 @@
+package coderd_test
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/opencoder/coder/coderd/coderdtest"
+	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/testutil"
+)
+
+// Template variable values flow push -> import job -> stored version ->
+// every build of it; a new version of the template gets the active
+// version's values for what it does not give; sensitive values are
+// stored but never returned.
+func TestTemplateVersionVariables(t *testing.T) {
+	t.Parallel()
+	owner, daemon, org, _ := setupQueue(t, nil)
+	member, _ := coderdtest.CreateAnotherUser(t, owner)
+	ctx := testutil.Context(t, time.Minute)
+	declared := []codersdk.TemplateVersionVariable{
+		{Name: "region", Description: "Where", Type: "string", Required: true},
+		{Name: "replicas", Type: "number", DefaultValue: "1"},
+		{Name: "token", Type: "string", Sensitive: true, Required: true},
+	}
+	push := func(template uuid.UUID, vals ...codersdk.VariableValue) (codersdk.TemplateVersion, *codersdk.AcquiredJob) {
+		t.Helper()
+		up, err := owner.Upload(ctx, codersdk.ContentTypeTar, bytes.NewReader(testutil.Tar(t, map[string]string{"main.tf": "# vars"})))
+		require.NoError(t, err)
+		v, err := owner.CreateTemplateVersion(ctx, org, codersdk.CreateTemplateVersionRequest{
+			StorageMethod: "file", FileID: up.ID, Provisioner: "terraform", TemplateID: template, UserVariableValues: vals,
+		})
+		require.NoError(t, err)
+		id := uuid.New()
+		job := coderdtest.AcquireJob(t, daemon, id, nil)
+		require.NoError(t, daemon.CompleteJob(ctx, job.JobID, codersdk.CompleteJobRequest{DaemonID: id, TemplateImport: &codersdk.CompletedTemplateImport{
+			StartResources: []codersdk.ProvisionerResource{{Name: "main", Type: "docker_container", Agents: []codersdk.ProvisionerAgent{{Name: "main", OS: "linux", Arch: "amd64", Auth: "token"}}}},
+			Variables:      declared,
+		}}))
+		return v, job
+	}
+
+	v1, job := push(uuid.Nil, codersdk.VariableValue{Name: "region", Value: "eu"}, codersdk.VariableValue{Name: "token", Value: "s3cret"})
+	require.Equal(t, []codersdk.VariableValue{{Name: "region", Value: "eu"}, {Name: "token", Value: "s3cret"}}, job.TemplateImport.Variables)
+	require.Empty(t, job.TemplateImport.PreviousVariables, "a version of no template has no previous values")
+	want := []codersdk.TemplateVersionVariable{
+		{Name: "region", Description: "Where", Type: "string", Value: "eu", Required: true},
+		{Name: "replicas", Type: "number", DefaultValue: "1"},
+		{Name: "token", Type: "string", Sensitive: true, Required: true},
+	}
+	got, err := owner.TemplateVersionVariables(ctx, v1.ID)
+	require.NoError(t, err)
+	require.Equal(t, want, got, "the sensitive value is not returned; replicas keeps its default")
+
+	tmpl, err := owner.CreateTemplate(ctx, org, codersdk.CreateTemplateRequest{Name: "vars", VersionID: v1.ID})
+	require.NoError(t, err)
+	got, err = member.TemplateVersionVariables(ctx, v1.ID)
+	require.NoError(t, err)
+	require.Equal(t, want, got, "members read a template's version variables as its other details")
+
+	// A new version: region given again, token and the rest kept.
+	v2, job := push(tmpl.ID, codersdk.VariableValue{Name: "region", Value: "us"}, codersdk.VariableValue{Name: "replicas", Value: "3"})
+	require.Equal(t, []codersdk.VariableValue{{Name: "region", Value: "us"}, {Name: "replicas", Value: "3"}}, job.TemplateImport.Variables)
+	require.Equal(t, []codersdk.VariableValue{{Name: "token", Value: "s3cret"}}, job.TemplateImport.PreviousVariables)
+	got, err = owner.TemplateVersionVariables(ctx, v2.ID)
+	require.NoError(t, err)
+	require.Equal(t, "us", got[0].Value)
+	require.Equal(t, "3", got[1].Value)
+	require.Empty(t, got[2].Value)
+
+	// Builds pass the values of the version they build.
+	ws, err := owner.CreateUserWorkspace(ctx, codersdk.Me, codersdk.CreateWorkspaceRequest{TemplateID: tmpl.ID, Name: "ws"})
+	require.NoError(t, err)
+	build := coderdtest.CompleteBuild(t, daemon, ws.LatestBuild.ID, uuid.NewString())
+	require.Equal(t, []codersdk.VariableValue{{Name: "region", Value: "eu"}, {Name: "token", Value: "s3cret"}}, build.WorkspaceBuild.Variables)
+	b, err := owner.CreateWorkspaceBuild(ctx, ws.ID, codersdk.CreateWorkspaceBuildRequest{Transition: codersdk.WorkspaceTransitionStart, TemplateVersionID: v2.ID})
+	require.NoError(t, err)
+	build = coderdtest.CompleteBuild(t, daemon, b.ID, uuid.NewString())
+	require.Equal(t, []codersdk.VariableValue{{Name: "region", Value: "us"}, {Name: "replicas", Value: "3"}, {Name: "token", Value: "s3cret"}}, build.WorkspaceBuild.Variables)
+}
