@@ -84,7 +84,7 @@ func (r *Root) templatesCmd() *cobra.Command {
 	}
 	versions := &cobra.Command{Use: "versions", Short: "Manage a template's versions"}
 	versions.AddCommand(r.templateVersionsListCmd(), r.templateVersionsPromoteCmd(), r.templateVersionsArchiveCmd(false), r.templateVersionsArchiveCmd(true))
-	cmd.AddCommand(r.templatesInitCmd(), r.templatesPushCmd(), r.templatesPullCmd(), r.templatesEditCmd(), r.templatesListCmd(), versions, r.templatesDeleteCmd())
+	cmd.AddCommand(r.templatesInitCmd(), r.templatesPushCmd(), r.templatesPullCmd(), r.templatesEditCmd(), r.templatesListCmd(), versions, r.templatesVariablesCmd(), r.templatesDeleteCmd())
 	return cmd
 }
 

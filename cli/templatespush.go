@@ -31,6 +31,7 @@ type pushOptions struct {
 	tags                      []string
 	yes                       bool
 	maxSizeMiB                int
+	vars                      variableFlags
 }
 
 func (r *Root) templatesPushCmd() *cobra.Command {
@@ -42,8 +43,12 @@ func (r *Root) templatesPushCmd() *cobra.Command {
 and import it as a new version of template NAME (default: DIR's name),
 streaming the import's logs. When the import succeeds the version becomes the
 template's active one, or the template is created on the first push. When it
-fails, Terraform's error is printed and nothing changes.`,
-		Example: "  coder templates push docker -d ./docker -m 'Bigger disk'",
+fails, Terraform's error is printed and nothing changes.
+
+The template's Terraform variables are set with --variable NAME=VALUE and
+--variables-file; a new version of an existing template keeps the values of
+its active version for the variables not given.`,
+		Example: "  coder templates push docker -d ./docker -m 'Bigger disk'\n  coder templates push k8s -d ./kubernetes --variable namespace=dev --variable use_kubeconfig=true",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := ""
@@ -60,6 +65,7 @@ fails, Terraform's error is printed and nothing changes.`,
 	fs.StringArrayVar(&o.tags, "tag", nil, "Provisioner tag KEY=VALUE the version's jobs require (repeatable).")
 	fs.BoolVarP(&o.yes, "yes", "y", false, "Do not ask for confirmation.")
 	o.org.attach(fs, r.Getenv)
+	o.vars.attach(fs, r.Getenv)
 	fs.IntVar(&o.maxSizeMiB, "max-size-mib", 10, "Refuse to upload an archive larger than this (the server's --max-file-size-mib, 10 by default).")
 	return cmd
 }
@@ -73,6 +79,10 @@ func (r *Root) pushTemplate(ctx context.Context, name string, o pushOptions) err
 		name = filepath.Base(abs)
 	}
 	tags, err := parseKeyValues("tag", o.tags)
+	if err != nil {
+		return err
+	}
+	vars, err := o.vars.collect()
 	if err != nil {
 		return err
 	}
@@ -106,7 +116,7 @@ func (r *Root) pushTemplate(ctx context.Context, name string, o pushOptions) err
 	if err != nil {
 		return wrapAPI("upload "+abs, err)
 	}
-	req := codersdk.CreateTemplateVersionRequest{Name: o.versionName, Message: o.message, StorageMethod: "file", FileID: up.ID, Provisioner: "terraform", ProvisionerTags: tags}
+	req := codersdk.CreateTemplateVersionRequest{Name: o.versionName, Message: o.message, StorageMethod: "file", FileID: up.ID, Provisioner: "terraform", ProvisionerTags: tags, UserVariableValues: vars}
 	if exists {
 		req.TemplateID = tmpl.ID
 	}
