@@ -19,7 +19,7 @@ import (
 // stored but never returned.
 func TestTemplateVersionVariables(t *testing.T) {
 	t.Parallel()
-	owner, daemon, org, _ := setupQueue(t, nil)
+	owner, daemon, org, srv := setupQueue(t, nil)
 	member, _ := coderdtest.CreateAnotherUser(t, owner)
 	ctx := testutil.Context(t, time.Minute)
 	declared := []codersdk.TemplateVersionVariable{
@@ -55,6 +55,9 @@ func TestTemplateVersionVariables(t *testing.T) {
 	got, err := owner.TemplateVersionVariables(ctx, v1.ID)
 	require.NoError(t, err)
 	require.Equal(t, want, got, "the sensitive value is not returned; replicas keeps its default")
+	pushed, previous, err := srv.DB.GetTemplateVersionPendingVariables(ctx, v1.ID)
+	require.NoError(t, err)
+	require.Empty(t, append(pushed, previous...), "the values wait on the version only until the import stored them")
 
 	tmpl, err := owner.CreateTemplate(ctx, org, codersdk.CreateTemplateRequest{Name: "vars", VersionID: v1.ID})
 	require.NoError(t, err)
@@ -81,4 +84,35 @@ func TestTemplateVersionVariables(t *testing.T) {
 	require.NoError(t, err)
 	build = coderdtest.CompleteBuild(t, daemon, b.ID, uuid.NewString())
 	require.Equal(t, []codersdk.VariableValue{{Name: "region", Value: "us"}, {Name: "replicas", Value: "3"}, {Name: "token", Value: "s3cret"}}, build.WorkspaceBuild.Variables)
+}
+
+// The values of an import that failed or was canceled are not kept: they
+// served that import only, and may be secrets.
+func TestTemplateVersionVariablesDroppedWithTheImport(t *testing.T) {
+	t.Parallel()
+	owner, daemon, org, srv := setupQueue(t, nil)
+	ctx := testutil.Context(t, time.Minute)
+	push := func() codersdk.TemplateVersion {
+		up, err := owner.Upload(ctx, codersdk.ContentTypeTar, bytes.NewReader(testutil.Tar(t, map[string]string{"main.tf": "# vars"})))
+		require.NoError(t, err)
+		v, err := owner.CreateTemplateVersion(ctx, org, codersdk.CreateTemplateVersionRequest{
+			StorageMethod: "file", FileID: up.ID, Provisioner: "terraform", UserVariableValues: []codersdk.VariableValue{{Name: "token", Value: "s3cret"}},
+		})
+		require.NoError(t, err)
+		pushed, _, err := srv.DB.GetTemplateVersionPendingVariables(ctx, v.ID)
+		require.NoError(t, err)
+		require.Len(t, pushed, 1)
+		return v
+	}
+	failed := push()
+	id := uuid.New()
+	job := coderdtest.AcquireJob(t, daemon, id, nil)
+	require.NoError(t, daemon.FailJob(ctx, job.JobID, codersdk.FailJobRequest{DaemonID: id, Error: "boom", ErrorCode: codersdk.JobErrorCodeRequiredTemplateVariables}))
+	canceled := push()
+	require.NoError(t, owner.CancelTemplateVersion(ctx, canceled.ID))
+	for _, v := range []codersdk.TemplateVersion{failed, canceled} {
+		pushed, previous, err := srv.DB.GetTemplateVersionPendingVariables(ctx, v.ID)
+		require.NoError(t, err)
+		require.Empty(t, append(pushed, previous...))
+	}
 }

@@ -77,6 +77,17 @@ func (s *Store) InsertTemplateVersionVariables(ctx context.Context, id uuid.UUID
 	return nil
 }
 
+// ClearTemplateVersionPendingVariables drops the values waiting on the
+// version of an import job that ended without storing them (failed or
+// canceled): they served that import only, and may be secrets.
+func (s *Store) ClearTemplateVersionPendingVariables(ctx context.Context, importJobID uuid.UUID) error {
+	if _, err := s.db.Exec(ctx, `UPDATE template_versions SET pushed_variable_values = '[]', previous_variable_values = '[]'
+		WHERE job_id = $1 AND (pushed_variable_values <> '[]' OR previous_variable_values <> '[]')`, importJobID); err != nil {
+		return fmt.Errorf("clear pushed variable values: %w", err)
+	}
+	return nil
+}
+
 // GetTemplateVersionVariables lists a version's variables by name, values
 // (sensitive ones too) included: callers blank what they must not show.
 func (s *Store) GetTemplateVersionVariables(ctx context.Context, id uuid.UUID) ([]TemplateVersionVariable, error) {

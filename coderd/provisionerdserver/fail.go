@@ -44,6 +44,11 @@ func (s *Server) FailJob(w http.ResponseWriter, r *http.Request) {
 // workspace's last good Terraform state when the build has none.
 func (s *Server) endJobWithError(ctx context.Context, tx *database.Store, job database.ProvisionerJob, msg, code string, state []byte) error {
 	now := s.now()
+	if codersdk.ProvisionerJobType(job.Type) == codersdk.ProvisionerJobTypeTemplateVersionImport {
+		if err := tx.ClearTemplateVersionPendingVariables(ctx, job.ID); err != nil {
+			return err
+		}
+	}
 	if codersdk.ProvisionerJobType(job.Type) == codersdk.ProvisionerJobTypeWorkspaceBuild {
 		build, err := tx.GetWorkspaceBuildByJobID(ctx, job.ID)
 		if err != nil {
@@ -98,8 +103,9 @@ func (s *Server) CancelJob(ctx context.Context, jobID uuid.UUID) error {
 	}
 	if job.CompletedAt != nil {
 		if err := s.onJobEnded(ctx, job); err != nil {
-			// The job is canceled; only the restored state is missing.
-			s.opts.Logger.ErrorContext(ctx, "keep last good state of canceled build", "job_id", job.ID, "error", err)
+			// The job is canceled; only the restored state (or the
+			// cleanup of an import's values) is missing.
+			s.opts.Logger.ErrorContext(ctx, "finish canceled job", "job_id", job.ID, "error", err)
 		}
 	}
 	s.publishJobLogs(ctx, jobID)
@@ -107,8 +113,12 @@ func (s *Server) CancelJob(ctx context.Context, jobID uuid.UUID) error {
 }
 
 // onJobEnded runs after a job ended outside a daemon (canceled while
-// pending): keep the workspace's last good state.
+// pending): keep the workspace's last good state, or drop an import's
+// pushed variable values.
 func (s *Server) onJobEnded(ctx context.Context, job database.ProvisionerJob) error {
+	if codersdk.ProvisionerJobType(job.Type) == codersdk.ProvisionerJobTypeTemplateVersionImport {
+		return s.opts.DB.ClearTemplateVersionPendingVariables(ctx, job.ID)
+	}
 	if codersdk.ProvisionerJobType(job.Type) != codersdk.ProvisionerJobTypeWorkspaceBuild {
 		return nil
 	}
