@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/templates"
 	"github.com/opencoder/coder/testutil"
 )
 
@@ -197,4 +198,33 @@ variable "obj" {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "c.tf"), []byte(`variable "plain" {}`), 0o600))
 	_, err = readVariables(dir)
 	require.ErrorContains(t, err, `variable "plain" is declared twice`)
+}
+
+// Every shipped template's variable blocks read as Terraform reads them,
+// so their imports get past the variable checks (gcp-linux's project_id
+// has no default: its import needs --variable project_id=...).
+func TestShippedTemplatesVariables(t *testing.T) {
+	t.Parallel()
+	required := map[string][]string{"gcp-linux": {"project_id"}}
+	for _, tmpl := range templates.List() {
+		dir := t.TempDir()
+		require.NoError(t, templates.Write(tmpl.ID, dir), tmpl.ID)
+		vars, err := readVariables(dir)
+		require.NoError(t, err, tmpl.ID)
+		var req []string
+		for _, v := range vars {
+			if v.Required {
+				req = append(req, v.Name)
+			}
+		}
+		require.Equal(t, required[tmpl.ID], req, tmpl.ID)
+		tv, err := resolveVariables(dir, nil, nil, true, t.Logf)
+		if len(req) > 0 {
+			var verr *VariablesError
+			require.True(t, errors.As(err, &verr), "%s: %v", tmpl.ID, err)
+			continue
+		}
+		require.NoError(t, err, tmpl.ID)
+		require.Nil(t, tv.parseErr, tmpl.ID)
+	}
 }
