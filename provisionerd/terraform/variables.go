@@ -45,6 +45,13 @@ var variableAttrSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "type"}, {Name: "default"}, {Name: "description"}, {Name: "sensitive"}, {Name: "nullable"},
 }}
 
+// isIgnoredFile is Terraform's rule for editor and hidden files in a
+// module directory: never read.
+func isIgnoredFile(name string) bool {
+	return strings.HasPrefix(name, ".") || strings.HasSuffix(name, "~") ||
+		(strings.HasPrefix(name, "#") && strings.HasSuffix(name, "#"))
+}
+
 // isOverrideFile is Terraform's naming of override files, which are
 // merged into the other files' blocks instead of adding their own.
 func isOverrideFile(name string) bool {
@@ -63,7 +70,7 @@ func readVariables(dir string) ([]declaredVariable, error) {
 	var primary, overrides []string
 	for _, e := range entries {
 		name := e.Name()
-		if !e.Type().IsRegular() || !(strings.HasSuffix(name, ".tf") || strings.HasSuffix(name, ".tf.json")) {
+		if !e.Type().IsRegular() || isIgnoredFile(name) || !(strings.HasSuffix(name, ".tf") || strings.HasSuffix(name, ".tf.json")) {
 			continue
 		}
 		if isOverrideFile(name) {
@@ -243,7 +250,7 @@ func autoVariableNames(dir string) (map[string]bool, error) {
 	names := map[string]bool{}
 	for _, e := range entries {
 		name := e.Name()
-		if !e.Type().IsRegular() {
+		if !e.Type().IsRegular() || isIgnoredFile(name) {
 			continue
 		}
 		var f *hcl.File

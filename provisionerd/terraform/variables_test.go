@@ -170,6 +170,8 @@ variable "obj" {
 		"a_override.tf":    `variable "plain" { default = "over" }`,
 		"terraform.tfvars": `strict_null = "x"`,
 		"sub/ignored.tf":   `variable "in_module" {}`,
+		".hidden.tf":       `variable "hidden" {}`,
+		"a.tf~":            `variable "backup" {}`,
 	}
 	for name, body := range files {
 		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755))
