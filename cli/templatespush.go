@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
 	"github.com/opencoder/coder/codersdk"
@@ -120,23 +121,30 @@ func (r *Root) pushTemplate(ctx context.Context, name string, o pushOptions) err
 	if exists {
 		req.TemplateID = tmpl.ID
 	}
-	version, err := client.CreateTemplateVersion(ctx, orgID, req)
+	version, job, err := r.importVersion(ctx, client, orgID, req, name)
 	if err != nil {
-		return wrapAPI("create template version", err)
+		return err
 	}
-	fmt.Fprintf(r.Stderr, "Importing version %s of %s.\n", version.Name, name)
-	job, err := r.followJob(ctx, versionSource(client, version))
-	if errors.Is(err, errInterrupted) {
-		// Nobody would promote the version, so its import is wasted work.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if cerr := client.CancelTemplateVersion(cctx, version.ID); cerr != nil && !codersdk.IsStatus(cerr, http.StatusBadRequest) {
-			return r.interrupted("Could not cancel the import of version %s: %v", version.Name, cerr)
+	// On a terminal, required variables without a value are asked for and
+	// the same upload imported again. Not with --yes (a script's run), nor
+	// with --name on an existing template: the failed version holds it.
+	if job.Status == codersdk.ProvisionerJobFailed && job.ErrorCode == codersdk.JobErrorCodeRequiredTemplateVariables &&
+		!o.yes && in.interactive() && !(exists && o.versionName != "") {
+		var active *codersdk.Template
+		if exists {
+			active = &tmpl
 		}
-		return r.interrupted("Canceled the import of version %s; template %s was not changed.", version.Name, name)
-	}
-	if err != nil {
-		return wrapAPI("follow the import", err)
+		asked, err := r.askMissingVariables(ctx, client, in, abs, active, vars)
+		if err != nil {
+			return err
+		}
+		if len(asked) > 0 {
+			req.UserVariableValues = mergeVariables(vars, asked)
+			fmt.Fprintf(r.Stderr, "\nImporting %s again with those values.\n", name)
+			if version, job, err = r.importVersion(ctx, client, orgID, req, name); err != nil {
+				return err
+			}
+		}
 	}
 	switch job.Status {
 	case codersdk.ProvisionerJobSucceeded:
@@ -161,6 +169,29 @@ func (r *Root) pushTemplate(ctx context.Context, name string, o pushOptions) err
 	}
 	fmt.Fprintf(r.Stdout, "\nTemplate %s updated: version %s is now active.\n", name, version.Name)
 	return nil
+}
+
+// importVersion creates a version from req and follows its import to its
+// end; an interrupt cancels the import (nobody would promote the version).
+func (r *Root) importVersion(ctx context.Context, client *codersdk.Client, orgID uuid.UUID, req codersdk.CreateTemplateVersionRequest, name string) (codersdk.TemplateVersion, codersdk.ProvisionerJob, error) {
+	version, err := client.CreateTemplateVersion(ctx, orgID, req)
+	if err != nil {
+		return version, codersdk.ProvisionerJob{}, wrapAPI("create template version", err)
+	}
+	fmt.Fprintf(r.Stderr, "Importing version %s of %s.\n", version.Name, name)
+	job, err := r.followJob(ctx, versionSource(client, version))
+	if errors.Is(err, errInterrupted) {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if cerr := client.CancelTemplateVersion(cctx, version.ID); cerr != nil && !codersdk.IsStatus(cerr, http.StatusBadRequest) {
+			return version, job, r.interrupted("Could not cancel the import of version %s: %v", version.Name, cerr)
+		}
+		return version, job, r.interrupted("Canceled the import of version %s; template %s was not changed.", version.Name, name)
+	}
+	if err != nil {
+		return version, job, wrapAPI("follow the import", err)
+	}
+	return version, job, nil
 }
 
 // tarStats describes a packed template.

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -14,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/opencoder/coder/codersdk"
+	"github.com/opencoder/coder/provisionerd/terraform"
 )
 
 // Template variables (Terraform `variable` blocks) are set at push with
@@ -156,4 +159,96 @@ NAME=VALUE). Sensitive values are never shown.`,
 	org.attach(cmd.Flags(), r.Getenv)
 	out.attach(cmd)
 	return cmd
+}
+
+// askMissingVariables asks, on a terminal, for the required variables an
+// import found without a value. The failed job says only that some were
+// missing (REQUIRED_TEMPLATE_VARIABLES), so which ones comes from dir's
+// variable blocks, read as the import reads them: those required, not
+// given now and not kept from the active version. None found means this
+// cannot tell, and nothing is asked.
+func (r *Root) askMissingVariables(ctx context.Context, client *codersdk.Client, in *prompter, dir string, active *codersdk.Template, given []codersdk.VariableValue) ([]codersdk.VariableValue, error) {
+	declared, err := terraform.PushVariables(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read the template's variables: %w", err)
+	}
+	have := map[string]bool{}
+	for _, g := range given {
+		have[g.Name] = true
+	}
+	if active != nil {
+		kept, err := client.TemplateVersionVariables(ctx, active.ActiveVersionID)
+		if err != nil {
+			return nil, wrapAPI("get the active version's variables", err)
+		}
+		for _, k := range kept {
+			// A sensitive value is never returned; a required one had a
+			// value for the active version's import to succeed.
+			if k.Value != "" || (k.Sensitive && k.Required) {
+				have[k.Name] = true
+			}
+		}
+	}
+	var missing []codersdk.TemplateVersionVariable
+	for _, d := range declared {
+		if d.Required && !have[d.Name] {
+			missing = append(missing, d)
+		}
+	}
+	if len(missing) == 0 {
+		return nil, nil
+	}
+	fmt.Fprintf(r.Stderr, "\nThe template needs a value for %d variable(s) without a default.\n", len(missing))
+	out := make([]codersdk.VariableValue, 0, len(missing))
+	for _, d := range missing {
+		v, err := askVariable(in, r.Stderr, d)
+		if err != nil {
+			return nil, fmt.Errorf("template variable %s: %w", d.Name, err)
+		}
+		out = append(out, codersdk.VariableValue{Name: d.Name, Value: v})
+	}
+	return out, nil
+}
+
+// askVariable asks for one variable's value, hidden when it is sensitive,
+// until it is not empty.
+func askVariable(in *prompter, out io.Writer, d codersdk.TemplateVersionVariable) (string, error) {
+	kind := d.Type
+	if d.Sensitive {
+		kind += ", sensitive"
+	}
+	fmt.Fprintf(out, "\n%s (%s)\n", d.Name, kind)
+	for _, l := range strings.Split(strings.TrimSpace(d.Description), "\n") {
+		if l != "" {
+			fmt.Fprintf(out, "  %s\n", l)
+		}
+	}
+	if d.Type != "string" {
+		fmt.Fprintf(out, "  A Terraform value of type %s, as for -var (true, 3, [\"a\", \"b\"]).\n", d.Type)
+	}
+	for {
+		var (
+			v   string
+			err error
+		)
+		if d.Sensitive {
+			v, err = in.secret(d.Name + " (hidden): ")
+		} else {
+			v, err = in.line(d.Name + ": ")
+		}
+		if err != nil {
+			return "", err
+		}
+		if v != "" {
+			return v, nil
+		}
+		fmt.Fprintln(out, "A value is required.")
+	}
+}
+
+// mergeVariables adds asked to given, in name order.
+func mergeVariables(given, asked []codersdk.VariableValue) []codersdk.VariableValue {
+	out := append(slices.Clone(given), asked...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
