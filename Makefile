@@ -56,14 +56,16 @@ run: prepare
 	@$(MAKE) --no-print-directory build
 	TF_CLI_CONFIG_FILE=$(CURDIR)/.toolchain/terraformrc ./$(BIN) server $(RUN_ARGS)
 
-## test: everything, as CI runs it (.ci/run): gofmt, vet, the suite, a benchmark smoke, a fuzz smoke
-## (prepare's toolchain and image, and the helm CLI the chart tests run, built side by side)
+## test: everything, as CI runs it (.ci/run): gofmt, vet, the suite, the Kubernetes end-to-end test
+## (make k8s-e2e; K8S_E2E=0 leaves it out), a benchmark smoke, a fuzz smoke (prepare's toolchain and
+## image, the helm CLI and the cluster's binaries built side by side first)
 test: deps
-	@$(MAKE) --no-print-directory -j3 toolchain workspace-image helm
+	@$(MAKE) --no-print-directory -j4 toolchain workspace-image helm $(if $(filter 0,$(K8S_E2E)),,k8s-build)
 	@$(MAKE) --no-print-directory site-assets
 	@$(MAKE) --no-print-directory check-fmt
 	@$(MAKE) --no-print-directory vet
 	@$(MAKE) --no-print-directory test-go
+	@$(MAKE) --no-print-directory test-k8s
 	@$(MAKE) --no-print-directory bench-smoke
 	@$(MAKE) --no-print-directory fuzz-smoke
 

@@ -34,7 +34,9 @@ const podHost = "10.244.0.1"
 // Secret, log in through the NodePort, push the kubernetes template,
 // create a workspace whose pod the chart's built-in provisioner creates
 // with in-cluster credentials, coder ssh into it, stop/start keeps the home
-// claim's files, helm upgrade rolls coderd with no failed /healthz, delete
+// claim's files, the chart's provisioner Deployment and a host daemon
+// with a kubeconfig each build a workspace that boots (their keys' tags
+// route the jobs), helm upgrade rolls coderd with no failed /healthz, delete
 // removes pod and claim, helm uninstall leaves nothing of the release.
 func TestKubernetesHelmWorkspace(t *testing.T) {
 	if os.Getenv("K8S_TEST") != "1" || os.Getenv("KUBECONFIG") == "" {
@@ -81,7 +83,9 @@ func TestKubernetesHelmWorkspace(t *testing.T) {
 		return resp.StatusCode == http.StatusOK
 	}, time.Minute, 200*time.Millisecond, "coderd is not reachable at its NodePort %s", access)
 
-	d := &deployment{t: t, url: access, cliDir: t.TempDir()}
+	tfrc := requireToolchain(t)
+	d := &deployment{t: t, url: access, cliDir: t.TempDir(), tfrc: tfrc, workdir: t.TempDir(),
+		env: []string{"TF_CLI_CONFIG_FILE=" + tfrc, "NO_COLOR=1"}}
 	d.run("login", access, "--first-user-username", "admin", "--first-user-email", "admin@example.com",
 		"--first-user-password", "SomePass!234")
 	d.run("templates", "push", "kubernetes", "-d", filepath.Join(repoRoot, "templates", "kubernetes"), "-y")
@@ -102,6 +106,10 @@ func TestKubernetesHelmWorkspace(t *testing.T) {
 	require.Contains(t, claims, "-home")
 	d.run("start", "k1", "-y")
 	require.Contains(t, d.run("ssh", "k1", "--", "cat ~/marker"), "persisted")
+
+	// Provisioners outside coderd: the chart's provisioner Deployment and
+	// a daemon on the host with a kubeconfig.
+	install = append(install, checkExternalKubernetesProvisioners(t, k, d, helm, install, ns)...)
 
 	// A rolling upgrade to two replicas: the new coderd pods are ready
 	// before the old one stops, so /healthz never fails; the two register

@@ -14,7 +14,15 @@
 
 K8S_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
 
-.PHONY: k8s k8s-down k8s-images k8s-test
+.PHONY: k8s k8s-build k8s-down k8s-images k8s-test k8s-e2e test-k8s
+
+# K8S_E2E=0 leaves the Kubernetes end-to-end test out of make test (a
+# machine without root, or a quick local run); CI runs it.
+K8S_E2E ?= 1
+
+## k8s-build: build the cluster's binaries from the Go module proxy (cached by inputs, and machine-wide in ~/.cache/opencoder/k8s-bin)
+k8s-build:
+	@$(K8S_ROOT)/scripts/k8s-build.sh
 
 ## k8s: start the single-node Kubernetes test cluster (builds it from the Go module proxy the first time)
 k8s:
@@ -45,3 +53,20 @@ k8s-e2e: build server-image helm
 		K8S_TEST=1 $(or $(GO),go) run ./scripts/testpg -- $(or $(GO),go) test -tags '$(GO_TAGS)' -count=1 -timeout 20m \
 		-run TestKubernetesHelmWorkspace -v ./e2e; rc=$$?; \
 		$(K8S_ROOT)/scripts/k8s-down.sh || rc=1; exit $$rc
+
+## test-k8s: make test's Kubernetes step (K8S_E2E=0 skips it): one cluster up for the cluster's own
+## tests (tools/k8s/e2e) and the product's (e2e/TestKubernetesHelmWorkspace), then down
+test-k8s:
+ifeq ($(K8S_E2E),0)
+	@echo "test-k8s: skipped (K8S_E2E=0)"
+else
+	@$(MAKE) --no-print-directory build server-image helm
+	@K8S_IMAGES="coder-workspace:latest coder-server:latest" $(K8S_ROOT)/scripts/k8s-up.sh
+	@K8S_IMAGES="coder-workspace:latest coder-server:latest" $(K8S_ROOT)/scripts/k8s-images.sh
+	@export KUBECONFIG=$(or $(K8S_DIR),$(K8S_ROOT)/.toolchain/k8s)/etc/admin.kubeconfig \
+		K8S_KUBECTL=$(or $(K8S_DIR),$(K8S_ROOT)/.toolchain/k8s)/bin/kubectl K8S_TEST=1; rc=0; \
+		(cd $(K8S_ROOT)/tools/k8s && GOTOOLCHAIN=local GOFLAGS=-mod=mod $(or $(GO),go) test -count=1 -v ./e2e/...) || rc=1; \
+		if [ $$rc = 0 ]; then cd $(K8S_ROOT) && $(or $(GO),go) run ./scripts/testpg -- $(or $(GO),go) test -tags '$(GO_TAGS)' \
+			$(TEST_FLAGS) -timeout 25m -run TestKubernetesHelmWorkspace -v ./e2e || rc=1; fi; \
+		$(K8S_ROOT)/scripts/k8s-down.sh || rc=1; exit $$rc
+endif

@@ -12,7 +12,9 @@
 #
 # The build is keyed on a stamp of its inputs (tools/k8s/go.mod, go.sum, the
 # module's own sources, this script and the Go version), so a second run with
-# nothing changed does nothing and takes well under a second. Called by
+# nothing changed does nothing and takes well under a second; a fresh
+# clone on a machine that built the same set before copies it from the
+# machine cache (below) in seconds. Called by
 # scripts/k8s-up.sh; usable alone.
 set -euo pipefail
 
@@ -49,6 +51,21 @@ key=$({
 	echo "$gov"
 } | sha256sum | cut -d' ' -f1)
 
+cache_root=${K8S_BUILD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/opencoder/k8s-bin}
+# fill_cache keeps a copy of the built set in the machine cache (replacing
+# any older set there).
+fill_cache() {
+	[[ "$cache_root" != off && ! -d "$cache_root/$key" ]] || return 0
+	if mkdir -p "$cache_root/.tmp-$$" && cp -f "${bins[@]/#/$bin/}" "$cache_root/.tmp-$$/" &&
+		find "$cache_root" -mindepth 1 -maxdepth 1 -not -name ".tmp-$$" -exec rm -rf {} + &&
+		mv "$cache_root/.tmp-$$" "$cache_root/$key"; then
+		log "kept a copy in the machine cache $cache_root/$key"
+	else
+		rm -rf "$cache_root/.tmp-$$"
+		log "warning: could not fill the machine cache $cache_root"
+	fi
+}
+
 bins=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl hostpath-provisioner cri-reset)
 have=
 [[ -f "$dir/stamps/build" ]] && read -r have <"$dir/stamps/build"
@@ -57,6 +74,22 @@ if [[ "$have" == "$key" ]]; then
 	for b in "${bins[@]}"; do [[ -x "$bin/$b" ]] || ok=; done
 	if [[ -n "$ok" ]]; then
 		log "binaries up to date ($kver) in $bin"
+		fill_cache
+		exit 0
+	fi
+fi
+
+# A machine-wide cache of built sets, keyed like the stamp, outlives the
+# clone: CI's fresh clone on a machine that built this set before copies it
+# in seconds instead of rebuilding (K8S_BUILD_CACHE=off disables it). Only
+# the newest set is kept.
+if [[ "$cache_root" != off && -d "$cache_root/$key" ]]; then
+	ok=1
+	for b in "${bins[@]}"; do [[ -x "$cache_root/$key/$b" ]] || ok=; done
+	if [[ -n "$ok" ]]; then
+		for b in "${bins[@]}"; do cp -f "$cache_root/$key/$b" "$bin/$b.tmp" && mv -f "$bin/$b.tmp" "$bin/$b"; done
+		printf '%s\n' "$key" >"$dir/stamps/build"
+		log "binaries ($kver) copied from the machine cache $cache_root/$key"
 		exit 0
 	fi
 fi
@@ -96,3 +129,4 @@ go build -trimpath -ldflags="$ldflags" -o "$bin/" \
 kill $beat 2>/dev/null || true
 printf '%s\n' "$key" >"$dir/stamps/build"
 log "built in $(($(date +%s) - start))s"
+fill_cache

@@ -13,13 +13,15 @@ terraform {
 
 variable "use_kubeconfig" {
   type        = bool
-  description = "Use the provisioner's ~/.kube/config (or KUBECONFIG) to reach the cluster. False: the provisioner runs inside the cluster and uses its service account."
+  description = "Use the provisioner's kubeconfig to reach the cluster (KUBECONFIG in the provisioner's environment, else ~/.kube/config). False: the provisioner runs inside the cluster and uses its service account."
   default     = false
 }
 
+# config_path is left unset on purpose: the provider then reads KUBECONFIG
+# (or KUBE_CONFIG) from the provisioner's environment, and ~/.kube/config
+# without it.
 provider "kubernetes" {
   load_config_file = var.use_kubeconfig
-  config_path      = var.use_kubeconfig ? "~/.kube/config" : null
 }
 
 provider "coder" {}
