@@ -65,6 +65,34 @@ type templateData struct {
 	Versions  []codersdk.TemplateVersion
 	Active    codersdk.TemplateVersion
 	Resources []codersdk.WorkspaceResource
+	// Variables are the active version's Terraform variables as the API
+	// gives them to this user (sensitive values never); none when it
+	// refuses them.
+	Variables []variableRow
+}
+
+// variableRow is one template variable as the page shows it: Shown is its
+// value, "(sensitive)" for a sensitive one, else its default (Default
+// true) when it was given none.
+type variableRow struct {
+	codersdk.TemplateVersionVariable
+	Shown   string
+	Default bool
+}
+
+func variableRows(vars []codersdk.TemplateVersionVariable) []variableRow {
+	rows := make([]variableRow, 0, len(vars))
+	for _, v := range vars {
+		row := variableRow{TemplateVersionVariable: v, Shown: v.Value}
+		switch {
+		case v.Sensitive:
+			row.Shown = "(sensitive)"
+		case v.Value == "":
+			row.Shown, row.Default = v.DefaultValue, true
+		}
+		rows = append(rows, row)
+	}
+	return rows
 }
 
 func (s *Site) templatePage(w http.ResponseWriter, r *http.Request) {
@@ -86,6 +114,16 @@ func (s *Site) templatePage(w http.ResponseWriter, r *http.Request) {
 	if data.Resources, err = c.TemplateVersionResources(r.Context(), t.ActiveVersionID); err != nil {
 		s.renderAPIError(w, r, err)
 		return
+	}
+	// Whoever the API refuses the variables sees the page without them.
+	vars, err := c.TemplateVersionVariables(r.Context(), t.ActiveVersionID)
+	switch {
+	case codersdk.IsStatus(err, http.StatusForbidden), codersdk.IsStatus(err, http.StatusNotFound):
+	case err != nil:
+		s.renderAPIError(w, r, err)
+		return
+	default:
+		data.Variables = variableRows(vars)
 	}
 	s.render(w, r, http.StatusOK, "template", view{Title: t.Name, Data: data})
 }
