@@ -82,6 +82,13 @@ func TestAcquireTagRouting(t *testing.T) {
 
 	job := coderdtest.AcquireJob(t, daemon, uuid.New(), map[string]string{"gpu": "yes", "extra": "ok"})
 	require.Equal(t, v.Job.ID, job.JobID)
+
+	// An untagged job goes only to an untagged daemon.
+	untagged := coderdtest.CreateTemplateVersion(t, owner, org, mainTF, nil)
+	tagged, err := daemon.AcquireJob(ctx, codersdk.AcquireJobRequest{DaemonID: uuid.New(), Tags: map[string]string{"gpu": "yes"}, WaitSeconds: 0})
+	require.NoError(t, err)
+	require.Nil(t, tagged, "a tagged daemon must not take an untagged job")
+	require.Equal(t, untagged.Job.ID, coderdtest.AcquireJob(t, daemon, uuid.New(), nil).JobID)
 	require.NotEmpty(t, job.TemplateSourceArchive)
 	require.NotNil(t, job.TemplateImport)
 	require.Equal(t, "start", job.TemplateImport.Metadata.WorkspaceTransition)

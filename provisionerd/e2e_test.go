@@ -191,6 +191,14 @@ func TestDaemonTagsRouteJobs(t *testing.T) {
 	require.Equal(t, codersdk.ProvisionerJobSucceeded, job.Status)
 	require.Equal(t, gpu.ID(), *job.WorkerID)
 	require.Empty(t, plainRunner.runCounts())
+
+	// An untagged job is the untagged daemon's alone, however many pass.
+	for range 3 {
+		v := dep.pushVersion(t, quickTemplate, nil)
+		job := dep.awaitVersionJob(t, v)
+		require.Equal(t, codersdk.ProvisionerJobSucceeded, job.Status)
+		require.NotEqual(t, gpu.ID(), *job.WorkerID, "the gpu daemon took an untagged job")
+	}
 }
 
 func TestDaemonStopsOnBadCredentials(t *testing.T) {

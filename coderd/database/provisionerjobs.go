@@ -87,16 +87,21 @@ func DefaultTags() map[string]string {
 }
 
 // AcquireProvisionerJob hands the oldest pending job whose tags are all
-// among the daemon's to workerID, or ErrNotFound. SKIP LOCKED lets any
-// number of daemons poll at once without ever sharing a job.
+// among the daemon's to workerID, or ErrNotFound. An untagged job (tags
+// exactly DefaultTags) goes only to an untagged daemon: a fleet given a tag
+// (a GPU pool, a daemon outside a cluster with a kubeconfig) exists for the
+// templates that ask for it and may lack what an untagged template assumes,
+// as the incumbent decided too. SKIP LOCKED lets any number of daemons poll
+// at once without ever sharing a job.
 func (s *Store) AcquireProvisionerJob(ctx context.Context, orgID, workerID uuid.UUID, provisioners []string, tags map[string]string, now time.Time) (ProvisionerJob, error) {
 	return scanJob(s.db.QueryRow(ctx, `UPDATE provisioner_jobs SET started_at = $4, updated_at = $4, worker_id = $2
 		WHERE id = (
 			SELECT id FROM provisioner_jobs
 			WHERE started_at IS NULL AND canceled_at IS NULL AND organization_id = $1
-			  AND provisioner = ANY($3) AND tags <@ $5::jsonb
+			  AND provisioner = ANY($3)
+			  AND CASE WHEN tags = $6::jsonb THEN tags = $5::jsonb ELSE tags <@ $5::jsonb END
 			ORDER BY created_at FOR UPDATE SKIP LOCKED LIMIT 1
-		) RETURNING `+jobColumns, orgID, workerID, provisioners, now, tags))
+		) RETURNING `+jobColumns, orgID, workerID, provisioners, now, tags, DefaultTags()))
 }
 
 // ReleaseProvisionerJob puts an acquired job back in the queue, when its
