@@ -48,7 +48,7 @@ func (r *Root) provisionerKeysCreateCmd() *cobra.Command {
 		}),
 	}
 	org.attach(cmd.Flags(), r.Getenv)
-	cmd.Flags().StringArrayVar(&rawTags, "tag", nil, "Tag key=value of the daemons using this key, repeatable.")
+	cmd.Flags().StringArrayVar(&rawTags, "tag", nil, "Tag key=value of the daemons using this key, repeatable. They run only jobs whose tags they all have (templates pushed with --tag), never untagged ones.")
 	return cmd
 }
 

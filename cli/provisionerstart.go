@@ -59,7 +59,8 @@ func (r *Root) provisionerStartCmd() *cobra.Command {
 		Short: "Run a provisioner daemon: take build jobs from coderd and run them with Terraform",
 		Long: "Run a provisioner daemon. It connects to the deployment (--url, or the one saved by 'coder login'),\n" +
 			"authenticated by a provisioner key (--key), the server's pre-shared key (--psk), or the session of an\n" +
-			"owner or template admin, and runs the jobs whose tags it matches.\n\n" +
+			"owner or template admin, and runs the jobs whose tags it all has; a daemon with tags runs no\n" +
+			"untagged jobs (push a template with --tag to send its builds to tagged daemons).\n\n" +
 			"On SIGINT or SIGTERM it stops taking jobs and lets running ones finish for --shutdown-grace; then, or\n" +
 			"on a second signal, Terraform is interrupted and the jobs are reported failed (their partial state is\n" +
 			"kept). A third signal exits at once.",
@@ -75,7 +76,7 @@ func (r *Root) provisionerStartCmd() *cobra.Command {
 	g := r.Getenv
 	flagString(fs, g, &o.key, "key", envProvisionerKey, "", "Provisioner key to authenticate with (see 'coder provisioner keys create'); the daemon takes the key's tags.")
 	flagString(fs, g, &o.psk, "psk", envProvisionerPSK, "", "The server's pre-shared key for provisioner daemons (its --provisioner-daemon-psk).")
-	flagStringArray(fs, g, &o.tags, "tag", envProvisionerTags, "Tag key=value, repeatable (comma-separated in the env var): the daemon runs only jobs whose tags it all has.")
+	flagStringArray(fs, g, &o.tags, "tag", envProvisionerTags, "Tag key=value, repeatable (comma-separated in the env var): the daemon runs only jobs whose tags it all has, and no untagged ones.")
 	flagString(fs, g, &o.name, "name", "CODER_PROVISIONER_DAEMON_NAME", "", "Name shown in 'coder provisioner list' and in build logs (default: the hostname).")
 	flagInt(fs, g, &o.concurrency, "concurrency", "CODER_PROVISIONER_DAEMON_CONCURRENCY", 1, "How many jobs to run at once.")
 	flagString(fs, g, &o.terraformPath, "terraform-path", "CODER_PROVISIONER_DAEMON_TERRAFORM_PATH", "", "Terraform (or OpenTofu) binary (default: terraform, then tofu, on PATH).")
