@@ -49,7 +49,7 @@ fails, Terraform's error is printed and nothing changes.
 The template's Terraform variables are set with --variable NAME=VALUE and
 --variables-file; a new version of an existing template keeps the values of
 its active version for the variables not given.`,
-		Example: "  coder templates push docker -d ./docker -m 'Bigger disk'\n  coder templates push k8s -d ./kubernetes --variable namespace=dev --variable use_kubeconfig=true",
+		Example: "  coder templates push docker -d ./docker -m 'Bigger disk'\n  coder templates push k8s -d templates/kubernetes --variable use_kubeconfig=true",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := ""
