@@ -65,7 +65,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{pool: pool, db: pool}, nil
+	return &Store{pool: pool, db: markedDB{pool}}, nil
 }
 
 // Close closes the pool. Calling it on a transaction's Store is a no-op.
@@ -92,14 +92,14 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
 	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
+		return fmt.Errorf("begin transaction: %w", markLost(err))
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if err := fn(&Store{db: tx}); err != nil {
+	if err := fn(&Store{db: markedDB{tx}}); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit transaction: %w", err)
+		return fmt.Errorf("commit transaction: %w", markLost(err))
 	}
 	return nil
 }

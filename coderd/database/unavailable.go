@@ -38,7 +38,8 @@ func IsUnavailable(err error) bool {
 		return false
 	}
 	var connectErr *pgconn.ConnectError
-	if errors.As(err, &connectErr) || errors.Is(err, pgconn.ErrConnClosed) {
+	var lost *lostConnError
+	if errors.As(err, &connectErr) || errors.Is(err, pgconn.ErrConnClosed) || errors.As(err, &lost) {
 		return true
 	}
 	// A connection cut in the middle of a query: pgconn returns the bare
