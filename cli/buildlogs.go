@@ -84,6 +84,7 @@ func (f *jobFollower) follow(ctx context.Context) (codersdk.ProvisionerJob, erro
 		return job, wrapAPI("get job", err)
 	}
 	lastPos := -1
+	warned := false
 	showQueue := func(j codersdk.ProvisionerJob) {
 		if j.Status != codersdk.ProvisionerJobPending || j.QueuePosition == lastPos {
 			return
@@ -93,6 +94,10 @@ func (f *jobFollower) follow(ctx context.Context) (codersdk.ProvisionerJob, erro
 			fmt.Fprintf(f.status, "Queued (position %d of %d)... waiting for a provisioner daemon.\n", j.QueuePosition, j.QueueSize)
 		} else {
 			fmt.Fprintf(f.status, "Queued (position %d)... waiting for a provisioner daemon.\n", j.QueuePosition)
+		}
+		if m := j.MatchedProvisioners; m != nil && m.Available == 0 && !warned {
+			warned = true
+			fmt.Fprintln(f.status, noDaemonHint(j.Tags, m.Count))
 		}
 	}
 	showQueue(job)
@@ -276,4 +281,25 @@ func (r *Root) followJob(ctx context.Context, src jobSource) (codersdk.Provision
 func (r *Root) interrupted(format string, args ...any) error {
 	fmt.Fprintf(r.Stderr, "\n"+format+"\n", args...)
 	return &exitError{code: 130}
+}
+
+// noDaemonHint says why a queued job may never start: no daemon that could
+// take it is connected (a tagged template with no daemon of its tags, or
+// tagged daemons only for an untagged template).
+func noDaemonHint(tags map[string]string, seen int) string {
+	extra := map[string]string{}
+	for k, v := range tags {
+		if k != "scope" && k != "owner" {
+			extra[k] = v
+		}
+	}
+	need := "an untagged provisioner daemon (tagged ones run only jobs with their tags)"
+	if len(extra) > 0 {
+		need = "a provisioner daemon with the tags " + formatProvisionerTags(extra)
+	}
+	when := "None is connected"
+	if seen > 0 {
+		when = fmt.Sprintf("None is connected now (%d seen in the last day)", seen)
+	}
+	return fmt.Sprintf("Note: this job needs %s. %s; it starts when one connects ('coder provisioner list' shows the daemons).", need, when)
 }

@@ -198,3 +198,19 @@ func TestProvisionerStartFlagErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestNoDaemonHint(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		tags map[string]string
+		seen int
+		want string
+	}{
+		{map[string]string{"scope": "organization", "owner": ""}, 0,
+			"Note: this job needs an untagged provisioner daemon (tagged ones run only jobs with their tags). None is connected; it starts when one connects ('coder provisioner list' shows the daemons)."},
+		{map[string]string{"scope": "organization", "owner": "", "gpu": "true", "region": "eu"}, 2,
+			"Note: this job needs a provisioner daemon with the tags gpu=true, region=eu. None is connected now (2 seen in the last day); it starts when one connects ('coder provisioner list' shows the daemons)."},
+	} {
+		require.Equal(t, c.want, noDaemonHint(c.tags, c.seen))
+	}
+}

@@ -119,6 +119,8 @@ func TestTemplatesPush(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "v1", v1.Name)
 	require.Equal(t, "eu", v1.Job.Tags["region"])
+	// No daemon had connected when the import was queued: the CLI said so.
+	require.Contains(t, r.stderr.String(), "Note: this job needs a provisioner daemon with the tags region=eu. None is connected;")
 
 	// Second push: a new version, promoted.
 	writeFiles(t, dir, map[string]string{"main.tf": "# v2"})
@@ -126,6 +128,8 @@ func TestTemplatesPush(t *testing.T) {
 	e.playJob(t, ctx, r, jobOutcome{lines: []string{"importing v2"}, params: wsParams})
 	require.Equal(t, 0, r.wait(t, ctx), r.stderr.String())
 	require.Contains(t, r.stdout.String(), "Template docker updated")
+	// The eu daemon is live but runs no untagged job.
+	require.Contains(t, r.stderr.String(), "Note: this job needs an untagged provisioner daemon (tagged ones run only jobs with their tags). None is connected;")
 	tmpl, err = e.owner.TemplateByName(ctx, e.org, "docker")
 	require.NoError(t, err)
 	require.NotEqual(t, v1.ID, tmpl.ActiveVersionID)

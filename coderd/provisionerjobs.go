@@ -48,6 +48,13 @@ func (api *API) convertJobsByID(ctx context.Context, ids []uuid.UUID) (map[uuid.
 			if err != nil {
 				return nil, err
 			}
+			now := api.now()
+			var m codersdk.MatchedProvisioners
+			m.Count, m.Available, err = api.opts.DB.CountRunnableDaemons(ctx, j, now.Add(-24*time.Hour), now.Add(-daemonStaleAfter))
+			if err != nil {
+				return nil, err
+			}
+			cj.MatchedProvisioners = &m
 		}
 		out[j.ID] = cj
 	}

@@ -95,6 +95,41 @@ func TestAcquireTagRouting(t *testing.T) {
 	require.Contains(t, job.TemplateImport.Metadata.AgentScripts["linux_amd64"], "coder-linux-amd64")
 }
 
+// A pending job says how many daemons could take it, by the acquire rule.
+func TestMatchedProvisioners(t *testing.T) {
+	t.Parallel()
+	owner, daemon, org, _ := setupQueue(t, nil)
+	ctx := testutil.Context(t, 30*time.Second)
+	matched := func(v codersdk.TemplateVersion) codersdk.MatchedProvisioners {
+		t.Helper()
+		got, err := owner.TemplateVersion(ctx, v.ID)
+		require.NoError(t, err)
+		require.Equal(t, codersdk.ProvisionerJobPending, got.Job.Status)
+		require.NotNil(t, got.Job.MatchedProvisioners)
+		return *got.Job.MatchedProvisioners
+	}
+	gpu := coderdtest.CreateTemplateVersion(t, owner, org, mainTF, map[string]string{"gpu": "yes"})
+	require.Equal(t, codersdk.MatchedProvisioners{}, matched(gpu), "no daemon has connected")
+
+	// Daemons that cannot take it register by polling: one with other
+	// tags, one untagged.
+	for _, tags := range []map[string]string{{"gpu": "no"}, nil} {
+		j, err := daemon.AcquireJob(ctx, codersdk.AcquireJobRequest{DaemonID: uuid.New(), Tags: tags, WaitSeconds: 0})
+		require.NoError(t, err)
+		require.Nil(t, j)
+	}
+	require.Equal(t, codersdk.MatchedProvisioners{}, matched(gpu))
+
+	// An untagged job has the untagged daemon, not the tagged ones.
+	plain := coderdtest.CreateTemplateVersion(t, owner, org, mainTF, nil)
+	require.Equal(t, codersdk.MatchedProvisioners{Count: 1, Available: 1}, matched(plain))
+	// A gpu=yes daemon with more tags matches the gpu job (and takes it).
+	require.Equal(t, gpu.Job.ID, coderdtest.AcquireJob(t, daemon, uuid.New(), map[string]string{"gpu": "yes", "zone": "a"}).JobID)
+	got, err := owner.TemplateVersion(ctx, gpu.ID)
+	require.NoError(t, err)
+	require.Nil(t, got.Job.MatchedProvisioners, "only a pending job carries the count")
+}
+
 func TestAcquireIsWokenByNotify(t *testing.T) {
 	t.Parallel()
 	// With the safety-net poll far away, only NOTIFY can wake the waiter.

@@ -66,6 +66,18 @@ type ProvisionerJob struct {
 	OrganizationID uuid.UUID            `json:"organization_id"`
 	Type           ProvisionerJobType   `json:"type"`
 	Input          ProvisionerJobInput  `json:"input"`
+	// MatchedProvisioners, for a pending job, counts the daemons that could
+	// take it, so a client can say when none is running instead of showing
+	// a queue that never moves.
+	MatchedProvisioners *MatchedProvisioners `json:"matched_provisioners,omitempty"`
+}
+
+// MatchedProvisioners counts the provisioner daemons whose tags (and
+// provisioner) let them take a job: Count seen in the last 24 hours,
+// Available of those seen in the last 90 seconds (connected now).
+type MatchedProvisioners struct {
+	Count     int `json:"count"`
+	Available int `json:"available"`
 }
 
 // LogSource says who wrote a job log line.

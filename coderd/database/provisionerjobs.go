@@ -98,10 +98,31 @@ func (s *Store) AcquireProvisionerJob(ctx context.Context, orgID, workerID uuid.
 		WHERE id = (
 			SELECT id FROM provisioner_jobs
 			WHERE started_at IS NULL AND canceled_at IS NULL AND organization_id = $1
-			  AND provisioner = ANY($3)
-			  AND CASE WHEN tags = $6::jsonb THEN tags = $5::jsonb ELSE tags <@ $5::jsonb END
+			  AND provisioner = ANY($3) AND `+runnableSQL("tags", "$5::jsonb")+`
 			ORDER BY created_at FOR UPDATE SKIP LOCKED LIMIT 1
-		) RETURNING `+jobColumns, orgID, workerID, provisioners, now, tags, DefaultTags()))
+		) RETURNING `+jobColumns, orgID, workerID, provisioners, now, tags))
+}
+
+// runnableSQL is the acquire rule as a SQL condition over a job's tags
+// (job) and a daemon's (daemon), both jsonb: the job's tags all among the
+// daemon's, and an untagged job (exactly DefaultTags) only on an untagged
+// daemon.
+func runnableSQL(job, daemon string) string {
+	return fmt.Sprintf(`(CASE WHEN %[1]s = '{"scope": "organization", "owner": ""}'::jsonb THEN %[2]s = %[1]s ELSE %[1]s <@ %[2]s END)`, job, daemon)
+}
+
+// CountRunnableDaemons counts the daemons of the job's organization that
+// could take it (its provisioner and the acquire rule over tags) among those
+// seen since seenSince, and how many of them were seen since liveSince: a
+// queued job with none live waits for a daemon nobody may be running.
+func (s *Store) CountRunnableDaemons(ctx context.Context, j ProvisionerJob, seenSince, liveSince time.Time) (seen, live int, err error) {
+	err = s.db.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE last_seen_at >= $5) FROM provisioner_daemons
+		WHERE organization_id = $1 AND $2 = ANY(provisioners) AND last_seen_at >= $4 AND `+runnableSQL("$3::jsonb", "tags"),
+		j.OrganizationID, j.Provisioner, j.Tags, seenSince, liveSince).Scan(&seen, &live)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count runnable daemons: %w", err)
+	}
+	return seen, live, nil
 }
 
 // ReleaseProvisionerJob puts an acquired job back in the queue, when its
