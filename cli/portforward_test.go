@@ -106,6 +106,11 @@ func TestPortForward(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	if t.Failed() {
+		// A connection that got nothing back: the command says why (a
+		// dial of the agent's port that failed, with its error).
+		t.Logf("port-forward stderr:\n%s", r.stderr.String())
+	}
 
 	stop()
 	require.Equal(t, 0, r.wait(t, ctx), r.stderr.String())
