@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -241,9 +242,37 @@ func (f *portForwarder) forward(ctx context.Context, local net.Conn, port uint16
 	defer f.untrack(remote)
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); _, _ = io.Copy(remote, local); closeWrite(remote) }()
-	go func() { defer wg.Done(); _, _ = io.Copy(local, remote); closeWrite(local) }()
+	go func() {
+		defer wg.Done()
+		f.pipe(ctx, remote, local, port, "to")
+	}()
+	go func() {
+		defer wg.Done()
+		f.pipe(ctx, local, remote, port, "from")
+	}()
 	wg.Wait()
+}
+
+// pipe copies src to dst until src ends. A clean end (EOF) is passed on
+// as a half-close; a broken one ends dst at once (a reset where dst is a
+// local TCP connection) and is reported, so a program behind the local
+// port never mistakes a failure for a short answer.
+func (f *portForwarder) pipe(ctx context.Context, dst, src net.Conn, port uint16, dir string) {
+	_, err := io.Copy(dst, src)
+	if err == nil {
+		closeWrite(dst)
+		return
+	}
+	if tc, ok := dst.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = dst.Close()
+	// The local program going away (a reset or a closed pipe from this
+	// machine's kernel) is its own choice, not worth a line.
+	local := errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
+	if ctx.Err() == nil && !local && !errors.Is(err, net.ErrClosed) {
+		fmt.Fprintf(f.stderr, "Connection %s port %d in the workspace broke: %v\n", dir, port, err)
+	}
 }
 
 // close stops the listeners, ends open connections and waits for every

@@ -272,6 +272,7 @@ func NewConn(opts *Options) (_ *Conn, err error) {
 	if err := c.netstack.Start(nil); err != nil {
 		return nil, fmt.Errorf("start netstack: %w", err)
 	}
+	installGROBatches(tun)
 
 	if err := c.configureEngine(); err != nil {
 		return nil, err
