@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/opencoder/coder/coderd/coderdtest"
+	"github.com/opencoder/coder/codersdk"
 	"github.com/opencoder/coder/testutil"
 )
 
@@ -108,4 +109,32 @@ func TestSpeedtest(t *testing.T) {
 			require.True(t, rep.Path.Direct, stdout)
 		}
 	}
+}
+
+// TestPingAgentSilentOnTailnet: an agent connected to coderd that never
+// answers over the tailnet (it holds its coordination connection but
+// publishes no node). The command says what it waits for after a few
+// seconds, then gives up at --connect-timeout naming the relay it tried.
+func TestPingAgentSilentOnTailnet(t *testing.T) {
+	t.Parallel()
+	d := newNetDeployment(t, nil)
+	token := d.createWorkspace("ws")["main"]
+	ctx := testutil.Context(t, 2*time.Minute)
+
+	agentClient := codersdk.New(d.owner.URL)
+	agentClient.SetSessionToken(token)
+	coord, err := agentClient.DialAgentCoordinator(ctx)
+	require.NoError(t, err)
+	defer coord.CloseNow() // never read: the few peer updates wait in buffers
+	require.Eventually(t, func() bool {
+		ws, err := d.owner.WorkspaceByOwnerAndName(ctx, codersdk.Me, "ws")
+		return err == nil && len(ws.LatestBuild.Resources) > 0 && len(ws.LatestBuild.Resources[0].Agents) > 0 &&
+			ws.LatestBuild.Resources[0].Agents[0].Status == codersdk.WorkspaceAgentConnected
+	}, time.Minute, 50*time.Millisecond, "the agent counts as connected")
+
+	code, stdout, stderr := d.exec(t, ctx, nil, "ping", "ws", "-n", "1", "--connect-timeout", "5s")
+	require.Equal(t, 1, code, stdout)
+	require.Contains(t, stderr, "Waiting for admin/ws to answer over the tailnet (its agent is connected to coderd)...")
+	require.Contains(t, stderr, "did not answer over the tailnet within 5s")
+	require.Empty(t, stdout, "no PING line before the agent answers")
 }

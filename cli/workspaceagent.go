@@ -373,7 +373,7 @@ func dialAgent(ctx context.Context, client *codersdk.Client, arg string, opts di
 		reachCtx, cancel = context.WithTimeout(ctx, opts.ConnectTimeout)
 		defer cancel()
 	}
-	if !conn.AwaitReachable(reachCtx) {
+	if !awaitReachable(reachCtx, conn, target, opts.Progress) {
 		_ = conn.Close()
 		if ctx.Err() != nil {
 			return target, nil, ctx.Err()
@@ -383,6 +383,29 @@ func dialAgent(ctx context.Context, client *codersdk.Client, arg string, opts di
 	}
 	opts.Timings.mark("tailnet: agent reachable (disco ping answered)")
 	return target, conn, nil
+}
+
+// reachNoticeAfter is how long the tailnet may take to answer before the
+// user is told what the command waits for: usually it answers within a
+// few hundred milliseconds.
+const reachNoticeAfter = 3 * time.Second
+
+// awaitReachable waits until the agent answers over the tailnet, saying so
+// on progress (if not nil) when that takes longer than reachNoticeAfter.
+func awaitReachable(ctx context.Context, conn *agentconn.Conn, target agentTarget, progress io.Writer) bool {
+	if progress == nil {
+		return conn.AwaitReachable(ctx)
+	}
+	printed := make(chan struct{})
+	notice := time.AfterFunc(reachNoticeAfter, func() {
+		defer close(printed)
+		fmt.Fprintf(progress, "Waiting for %s to answer over the tailnet (its agent is connected to coderd)...\n", target.label())
+	})
+	ok := conn.AwaitReachable(ctx)
+	if !notice.Stop() {
+		<-printed // the notice was written before anything that follows
+	}
+	return ok
 }
 
 // regionNames maps DERP region IDs to "999 (coder)" style labels, from the
