@@ -160,6 +160,11 @@ func (c *Coordinator) leaveLocked(p *coordPeer, kind proto.PeerUpdateKind, reaso
 	delete(c.peers, p.id)
 	c.releaseAddrsLocked(p)
 	update := proto.PeerUpdate{ID: p.id, Kind: kind, Reason: reason}
+	// The shared layer hears of the departure before the tunnels it ends:
+	// it may write them in separate transactions, and another process that
+	// saw a client's tunnels go first would tell the agent "tunnel
+	// removed" instead of how the client left (lost or goodbye).
+	c.peerChangedLocked(p, true, kind == proto.PeerLost)
 	if p.agent {
 		// Clients keep their tunnels; they get the node when it returns.
 		for client := range c.reverse[p.id] {
@@ -172,7 +177,6 @@ func (c *Coordinator) leaveLocked(p *coordPeer, kind proto.PeerUpdateKind, reaso
 		}
 	}
 	c.dropLocked(p)
-	c.peerChangedLocked(p, true, kind == proto.PeerLost)
 }
 
 // handle applies one request from p. A non-nil error is reported back to p

@@ -23,8 +23,9 @@ var ErrCoordinatorUnavailable = errors.New("coordinator unavailable")
 // Shared is a coordinator layer spanning processes.
 //
 // PeerChanged and TunnelChanged are called with the core's lock held, in
-// the order the changes happened: they must not block and must not call
-// back into the Coordinator (queue the work instead).
+// the order the changes happened, except that a departing peer is reported
+// before the removal of the tunnels its departure ends: they must not block
+// and must not call back into the Coordinator (queue the work instead).
 type Shared interface {
 	// PeerChanged reports that the local peer id connected or published a
 	// node (left false), or left (lost: without a goodbye).
