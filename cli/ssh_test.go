@@ -275,15 +275,7 @@ func TestSSHTerminal(t *testing.T) {
 	d.startAgent(d.createWorkspace("ws")["main"])
 	ctx := testutil.Context(t, 2*time.Minute)
 
-	ptmx, tty := openTerminal(t)
-	var screen testutil.LockedBuffer
-	copied := make(chan struct{})
-	go func() { defer close(copied); _, _ = io.Copy(&screen, ptmx) }()
-	t.Cleanup(func() {
-		_ = ptmx.Close() // the poller ends the pending read
-		<-copied
-		_ = tty.Close()
-	})
+	ptmx, tty, screen := watchTerminal(t)
 	require.NoError(t, pty.Setsize(tty, &pty.Winsize{Rows: 40, Cols: 100}))
 	before, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
 	require.NoError(t, err)
@@ -314,6 +306,22 @@ func TestSSHTerminal(t *testing.T) {
 	after, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
 	require.NoError(t, err)
 	require.Equal(t, *before, *after, "the terminal leaves raw mode")
+}
+
+// watchTerminal opens a pseudo-terminal and records what it shows (the
+// master side's output) in screen until the test ends.
+func watchTerminal(t *testing.T) (ptmx, tty *os.File, screen *testutil.LockedBuffer) {
+	t.Helper()
+	ptmx, tty = openTerminal(t)
+	screen = &testutil.LockedBuffer{}
+	copied := make(chan struct{})
+	go func() { defer close(copied); _, _ = io.Copy(screen, ptmx) }()
+	t.Cleanup(func() {
+		_ = ptmx.Close() // the poller ends the pending read
+		<-copied
+		_ = tty.Close()
+	})
+	return ptmx, tty, screen
 }
 
 // openTerminal opens a pseudo-terminal whose master side is managed by

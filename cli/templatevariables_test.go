@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -72,13 +73,7 @@ func TestTemplatesPushVariables(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	ctx := testutil.Context(t, 3*time.Minute)
-	rc := filepath.Join(t.TempDir(), "terraformrc")
-	require.NoError(t, os.WriteFile(rc, nil, 0o600))
-	runner, err := provisionerd.NewTerraformRunner(ctx, terraform.Options{CacheDir: t.TempDir(), CLIConfigFile: rc, Logger: testutil.Logger(t)})
-	require.NoError(t, err)
-	d := provisionerd.New(e.daemon, provisionerd.Options{Name: "tf", Runner: runner, Logger: testutil.Logger(t)})
-	d.Start()
-	t.Cleanup(func() { _ = d.Close() })
+	startTerraformDaemon(t, ctx, e)
 
 	dir := filepath.Join(t.TempDir(), "vars")
 	writeFiles(t, dir, map[string]string{"main.tf": variablesTemplate, "vars.yaml": "region: eu-west\ntags: [a, b]\n", "bad.yaml": "region: [eu\n"})
@@ -149,4 +144,18 @@ func templateVariables(t *testing.T, e *testEnv) []codersdk.TemplateVersionVaria
 	var vars []codersdk.TemplateVersionVariable
 	require.NoError(t, json.Unmarshal([]byte(stdout), &vars))
 	return vars
+}
+
+// startTerraformDaemon runs a provisioner daemon with the real Terraform
+// runner (no provider mirror: the templates these tests push need none)
+// against e's coderd until the test ends.
+func startTerraformDaemon(t *testing.T, ctx context.Context, e *testEnv) {
+	t.Helper()
+	rc := filepath.Join(t.TempDir(), "terraformrc")
+	require.NoError(t, os.WriteFile(rc, nil, 0o600))
+	runner, err := provisionerd.NewTerraformRunner(ctx, terraform.Options{CacheDir: t.TempDir(), CLIConfigFile: rc, Logger: testutil.Logger(t)})
+	require.NoError(t, err)
+	d := provisionerd.New(e.daemon, provisionerd.Options{Name: "tf", Runner: runner, Logger: testutil.Logger(t)})
+	d.Start()
+	t.Cleanup(func() { _ = d.Close() })
 }

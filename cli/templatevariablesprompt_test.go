@@ -2,7 +2,6 @@ package cli
 
 import (
 	"io"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -11,8 +10,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/opencoder/coder/codersdk"
-	"github.com/opencoder/coder/provisionerd"
-	"github.com/opencoder/coder/provisionerd/terraform"
 	"github.com/opencoder/coder/testutil"
 )
 
@@ -41,23 +38,9 @@ func TestTemplatesPushAsksForVariables(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	ctx := testutil.Context(t, 3*time.Minute)
-	rc := filepath.Join(t.TempDir(), "terraformrc")
-	require.NoError(t, os.WriteFile(rc, nil, 0o600))
-	runner, err := provisionerd.NewTerraformRunner(ctx, terraform.Options{CacheDir: t.TempDir(), CLIConfigFile: rc, Logger: testutil.Logger(t)})
-	require.NoError(t, err)
-	d := provisionerd.New(e.daemon, provisionerd.Options{Name: "tf", Runner: runner, Logger: testutil.Logger(t)})
-	d.Start()
-	t.Cleanup(func() { _ = d.Close() })
+	startTerraformDaemon(t, ctx, e)
 
-	ptmx, tty := openTerminal(t)
-	var screen testutil.LockedBuffer // what the terminal echoes
-	copied := make(chan struct{})
-	go func() { defer close(copied); _, _ = io.Copy(&screen, ptmx) }()
-	t.Cleanup(func() {
-		_ = ptmx.Close() // the poller ends the pending read
-		<-copied
-		_ = tty.Close()
-	})
+	ptmx, tty, screen := watchTerminal(t)
 	answer := func(inv *invocation, prompt, text string) {
 		t.Helper()
 		inv.waitFor(t, &inv.stderr, prompt)
@@ -83,7 +66,7 @@ func TestTemplatesPushAsksForVariables(t *testing.T) {
 	answer(inv, "A value is required.\nregion: ", "eu-north")
 	inv.waitFor(t, &inv.stderr, "token (hidden): ")
 	echoOff()
-	_, err = io.WriteString(ptmx, "tok-secret-777\n")
+	_, err := io.WriteString(ptmx, "tok-secret-777\n")
 	require.NoError(t, err)
 	require.Equal(t, 0, inv.wait(t, ctx), inv.stderr.String())
 	stderr := inv.stderr.String()

@@ -1,7 +1,6 @@
 package coderd_test
 
 import (
-	"bytes"
 	"testing"
 	"time"
 
@@ -29,18 +28,12 @@ func TestTemplateVersionVariables(t *testing.T) {
 	}
 	push := func(template uuid.UUID, vals ...codersdk.VariableValue) (codersdk.TemplateVersion, *codersdk.AcquiredJob) {
 		t.Helper()
-		up, err := owner.Upload(ctx, codersdk.ContentTypeTar, bytes.NewReader(testutil.Tar(t, map[string]string{"main.tf": "# vars"})))
-		require.NoError(t, err)
-		v, err := owner.CreateTemplateVersion(ctx, org, codersdk.CreateTemplateVersionRequest{
-			StorageMethod: "file", FileID: up.ID, Provisioner: "terraform", TemplateID: template, UserVariableValues: vals,
-		})
-		require.NoError(t, err)
-		id := uuid.New()
-		job := coderdtest.AcquireJob(t, daemon, id, nil)
-		require.NoError(t, daemon.CompleteJob(ctx, job.JobID, codersdk.CompleteJobRequest{DaemonID: id, TemplateImport: &codersdk.CompletedTemplateImport{
+		v := coderdtest.CreateTemplateVersionWith(t, owner, org, map[string]string{"main.tf": "# vars"},
+			codersdk.CreateTemplateVersionRequest{TemplateID: template, UserVariableValues: vals})
+		job := coderdtest.CompleteImportWith(t, daemon, codersdk.CompletedTemplateImport{
 			StartResources: []codersdk.ProvisionerResource{{Name: "main", Type: "docker_container", Agents: []codersdk.ProvisionerAgent{{Name: "main", OS: "linux", Arch: "amd64", Auth: "token"}}}},
 			Variables:      declared,
-		}}))
+		})
 		return v, job
 	}
 
@@ -93,12 +86,8 @@ func TestTemplateVersionVariablesDroppedWithTheImport(t *testing.T) {
 	owner, daemon, org, srv := setupQueue(t, nil)
 	ctx := testutil.Context(t, time.Minute)
 	push := func() codersdk.TemplateVersion {
-		up, err := owner.Upload(ctx, codersdk.ContentTypeTar, bytes.NewReader(testutil.Tar(t, map[string]string{"main.tf": "# vars"})))
-		require.NoError(t, err)
-		v, err := owner.CreateTemplateVersion(ctx, org, codersdk.CreateTemplateVersionRequest{
-			StorageMethod: "file", FileID: up.ID, Provisioner: "terraform", UserVariableValues: []codersdk.VariableValue{{Name: "token", Value: "s3cret"}},
-		})
-		require.NoError(t, err)
+		v := coderdtest.CreateTemplateVersionWith(t, owner, org, map[string]string{"main.tf": "# vars"},
+			codersdk.CreateTemplateVersionRequest{UserVariableValues: []codersdk.VariableValue{{Name: "token", Value: "s3cret"}}})
 		pushed, _, err := srv.DB.GetTemplateVersionPendingVariables(ctx, v.ID)
 		require.NoError(t, err)
 		require.Len(t, pushed, 1)

@@ -1,12 +1,10 @@
 package site_test
 
 import (
-	"bytes"
 	"regexp"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/opencoder/coder/coderd/coderdtest"
@@ -30,16 +28,10 @@ func TestBrowserTemplateVariables(t *testing.T) {
 
 	create := func(name string, declared []codersdk.TemplateVersionVariable, vals ...codersdk.VariableValue) {
 		t.Helper()
-		up, err := client.Upload(ctx, codersdk.ContentTypeTar, bytes.NewReader(testutil.Tar(t, map[string]string{"main.tf": "# " + name})))
-		require.NoError(t, err)
-		v, err := client.CreateTemplateVersion(ctx, first.OrganizationID, codersdk.CreateTemplateVersionRequest{
-			StorageMethod: "file", FileID: up.ID, Provisioner: "terraform", UserVariableValues: vals,
-		})
-		require.NoError(t, err)
-		id := uuid.New()
-		job := coderdtest.AcquireJob(t, daemon, id, nil)
-		require.NoError(t, daemon.CompleteJob(ctx, job.JobID, codersdk.CompleteJobRequest{DaemonID: id, TemplateImport: &codersdk.CompletedTemplateImport{Variables: declared}}))
-		_, err = client.CreateTemplate(ctx, first.OrganizationID, codersdk.CreateTemplateRequest{Name: name, VersionID: v.ID})
+		v := coderdtest.CreateTemplateVersionWith(t, client, first.OrganizationID, map[string]string{"main.tf": "# " + name},
+			codersdk.CreateTemplateVersionRequest{UserVariableValues: vals})
+		coderdtest.CompleteImportWith(t, daemon, codersdk.CompletedTemplateImport{Variables: declared})
+		_, err := client.CreateTemplate(ctx, first.OrganizationID, codersdk.CreateTemplateRequest{Name: name, VersionID: v.ID})
 		require.NoError(t, err)
 	}
 	create("vars", []codersdk.TemplateVersionVariable{

@@ -36,12 +36,18 @@ func DaemonClient(client *codersdk.Client) *codersdk.Client {
 // CreateTemplateVersion uploads files and queues their import.
 func CreateTemplateVersion(t testing.TB, client *codersdk.Client, org uuid.UUID, files map[string]string, tags map[string]string) codersdk.TemplateVersion {
 	t.Helper()
+	return CreateTemplateVersionWith(t, client, org, files, codersdk.CreateTemplateVersionRequest{ProvisionerTags: tags})
+}
+
+// CreateTemplateVersionWith uploads files and creates a version from req
+// (template, tags, variable values...); the storage fields are filled in.
+func CreateTemplateVersionWith(t testing.TB, client *codersdk.Client, org uuid.UUID, files map[string]string, req codersdk.CreateTemplateVersionRequest) codersdk.TemplateVersion {
+	t.Helper()
 	ctx := testutil.Context(t, 30*time.Second)
 	up, err := client.Upload(ctx, codersdk.ContentTypeTar, bytes.NewReader(testutil.Tar(t, files)))
 	require.NoError(t, err)
-	v, err := client.CreateTemplateVersion(ctx, org, codersdk.CreateTemplateVersionRequest{
-		StorageMethod: "file", FileID: up.ID, Provisioner: "terraform", ProvisionerTags: tags,
-	})
+	req.StorageMethod, req.FileID, req.Provisioner = "file", up.ID, "terraform"
+	v, err := client.CreateTemplateVersion(ctx, org, req)
 	require.NoError(t, err)
 	return v
 }
@@ -60,15 +66,21 @@ func AcquireJob(t testing.TB, daemon *codersdk.Client, id uuid.UUID, tags map[st
 // the given parameters and a single resource with one agent.
 func CompleteImport(t testing.TB, daemon *codersdk.Client, params []codersdk.TemplateVersionParameter) uuid.UUID {
 	t.Helper()
+	res := []codersdk.ProvisionerResource{{Name: "main", Type: "docker_container", Agents: []codersdk.ProvisionerAgent{{Name: "main", OS: "linux", Arch: "amd64", Auth: "token"}}}}
+	job := CompleteImportWith(t, daemon, codersdk.CompletedTemplateImport{Parameters: params, StartResources: res, Readme: "# hello"})
+	return job.JobID
+}
+
+// CompleteImportWith acquires the next job, which must be an import, and
+// completes it with result; it returns the job as the daemon got it.
+func CompleteImportWith(t testing.TB, daemon *codersdk.Client, result codersdk.CompletedTemplateImport) *codersdk.AcquiredJob {
+	t.Helper()
 	ctx := testutil.Context(t, 30*time.Second)
 	id := uuid.New()
 	job := AcquireJob(t, daemon, id, nil)
 	require.Equal(t, codersdk.ProvisionerJobTypeTemplateVersionImport, job.Type)
-	res := []codersdk.ProvisionerResource{{Name: "main", Type: "docker_container", Agents: []codersdk.ProvisionerAgent{{Name: "main", OS: "linux", Arch: "amd64", Auth: "token"}}}}
-	require.NoError(t, daemon.CompleteJob(ctx, job.JobID, codersdk.CompleteJobRequest{DaemonID: id, TemplateImport: &codersdk.CompletedTemplateImport{
-		Parameters: params, StartResources: res, StopResources: nil, Readme: "# hello",
-	}}))
-	return job.JobID
+	require.NoError(t, daemon.CompleteJob(ctx, job.JobID, codersdk.CompleteJobRequest{DaemonID: id, TemplateImport: &result}))
+	return job
 }
 
 // AwaitJob polls until a job reaches a final status and returns it.
